@@ -1,0 +1,26 @@
+"""The few flags shared by commands that take Hydra-style overrides but are not Hydra jobs."""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from resdeep.errors import UserError
+
+
+def split_config_dir(args: List[str]) -> Tuple[List[str], Optional[str]]:
+    """Take `--config-dir DIR` (or `-cd DIR`, `--config-dir=DIR`) out of args; return (overrides, dir)."""
+    overrides, extra_dir, index = [], None, 0
+    while index < len(args):
+        arg = args[index]
+        if arg in ("--config-dir", "-cd"):
+            if index + 1 >= len(args):
+                raise UserError(f"{arg} needs a folder: {arg} path/to/my_conf")
+            extra_dir, index = args[index + 1], index + 2
+            continue
+        if arg.startswith("--config-dir="):
+            extra_dir = arg.split("=", 1)[1]
+        elif arg.startswith("-") and arg not in ("-", "--"):
+            raise UserError(f"unknown option '{arg}'; give config overrides like model=resnet56 data=cifar10")
+        else:
+            overrides.append(arg)
+        index += 1
+    return overrides, extra_dir

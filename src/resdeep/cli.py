@@ -1,0 +1,78 @@
+"""`resdeep <command> [args]`: a thin dispatcher; each command lives in its own module."""
+from __future__ import annotations
+
+import sys
+from typing import Callable, Dict, List, Tuple
+
+from resdeep.errors import USAGE_EXIT_CODE, UserError
+
+USAGE = "usage: resdeep <command> [arguments]   (resdeep <command> --help for more)"
+
+
+def _train(args: List[str]) -> int:
+    from resdeep.train_command import run_train_command
+
+    return run_train_command(args)
+
+
+def _summary(args: List[str]) -> int:
+    from resdeep.summary_command import run_summary_command
+
+    return run_summary_command(args)
+
+
+def _report(args: List[str]) -> int:
+    from resdeep.report.command import run_report_command
+
+    return run_report_command(args)
+
+
+def _bench(args: List[str]) -> int:
+    from resdeep.bench import run_bench_command
+
+    return run_bench_command(args)
+
+
+def _demo(args: List[str]) -> int:
+    from resdeep.demo import run_demo_command
+
+    return run_demo_command(args)
+
+
+COMMANDS: Dict[str, Tuple[Callable[[List[str]], int], str]] = {
+    "train": (_train, "train networks; Hydra overrides, -m for a sweep (e.g. -m +experiment=figure6)"),
+    "summary": (_summary, "print a network's layer table, exact parameter count and multiply-adds"),
+    "report": (_report, "turn run folders into the paper's Figure 6 and Table 6 (report.md, curves.csv, figure.png)"),
+    "bench": (_bench, "measure training images/s against a conventional PyTorch loop on the same device"),
+    "demo": (_demo, "plain vs residual nets on the built-in data set, then the report (offline, CPU, minutes)"),
+}
+
+
+def help_text() -> str:
+    """The top-level help: one line per command."""
+    lines = ["resdeep: plain vs residual networks by depth (He et al. 2016), from one command line.", "", USAGE, "", "commands:"]
+    lines += [f"  {name:<9} {description}" for name, (_, description) in COMMANDS.items()]
+    lines += ["", "examples:", "  resdeep train model=resnet56 data=cifar10", "  resdeep train -m model=plain20,plain56,resnet20,resnet56",
+              "  resdeep summary model=resnet110 data=cifar10", "  resdeep report outputs/figure6"]
+    return "\n".join(lines)
+
+
+def main(argv: List[str] | None = None) -> None:
+    """Entry point of the `resdeep` console script and `python -m resdeep`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(help_text())
+        sys.exit(0 if args else USAGE_EXIT_CODE)
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"resdeep: error: unknown command '{command}'; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
+        sys.exit(USAGE_EXIT_CODE)
+    try:
+        code = COMMANDS[command][0](rest)
+    except UserError as error:
+        print(f"resdeep: error: {error}", file=sys.stderr)
+        code = USAGE_EXIT_CODE
+    except KeyboardInterrupt:
+        print("resdeep: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code or 0)

@@ -1,0 +1,36 @@
+"""Shared fixtures: the real data subsets in ../shared/data, copied so tests never write there."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def resdeep(*args, cwd=None, timeout=600, env=None):
+    """Run the real `resdeep` command line in a subprocess and return the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "resdeep", *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
+    )
+
+
+@pytest.fixture
+def cifar_copy(tmp_path):
+    """A private copy of the CIFAR-10 subset in its python-batches format."""
+    source = SHARED_DATA / "cifar10"
+    if not source.is_dir():
+        pytest.skip("../shared/data/cifar10 is not here")
+    return Path(shutil.copytree(source, tmp_path / "cifar10"))
+
+
+@pytest.fixture
+def mnist_copy(tmp_path):
+    """A private copy of the MNIST subset in its gzipped IDX format."""
+    source = SHARED_DATA / "mnist"
+    if not source.is_dir():
+        pytest.skip("../shared/data/mnist is not here")
+    return Path(shutil.copytree(source, tmp_path / "mnist"))
