@@ -1,0 +1,62 @@
+"""Data sets: MNIST, CIFAR-10, an ImageNet folder and the built-in synthetic set."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict
+
+import torch
+
+from resdeep.config import DataConfig
+from resdeep.data.arrays import ImageArrays, split_indices
+from resdeep.data.device_loader import DeviceEvalSet, DeviceLoader, Normalizer
+from resdeep.data.shapes import DATASET_SHAPES, DataShape
+from resdeep.errors import UserError
+
+
+@dataclass
+class DataBundle:
+    """What the engine needs: an endless training loader and named evaluation sets (test, val)."""
+
+    train: object
+    eval_sets: Dict[str, object]
+    shape: DataShape
+    train_size: int
+
+
+def load_arrays(cfg: DataConfig) -> tuple[ImageArrays, ImageArrays]:
+    """(train, test) arrays of a small data set, read from its real on-disk format."""
+    if cfg.name == "cifar10":
+        from resdeep.data.cifar10 import load_cifar10
+
+        return load_cifar10(cfg.root, cfg.download, cfg.verify)
+    if cfg.name == "mnist":
+        from resdeep.data.mnist import load_mnist
+
+        return load_mnist(cfg.root, cfg.download)
+    from resdeep.data.synthetic import load_synthetic
+
+    return load_synthetic(cfg.train_size, cfg.test_size, cfg.seed)
+
+
+def build_data(cfg: DataConfig, batch_size: int, eval_batch_size: int, device: torch.device, seed: int, rank: int = 0, world_size: int = 1) -> DataBundle:
+    """Load the configured data set and wrap it for training on `device`."""
+    if cfg.name == "imagenet":
+        from resdeep.data.imagefolder import build_imagefolder
+
+        train, eval_sets, classes = build_imagefolder(cfg, batch_size, eval_batch_size, device, seed, rank, world_size)
+        shape = DataShape(3, cfg.crop_size, classes)
+        return DataBundle(train, eval_sets, shape, len(train.dataset))
+    train, test = load_arrays(cfg)
+    eval_parts = {}
+    if cfg.val_size:
+        if cfg.val_size >= len(train):
+            raise UserError(f"data.val_size={cfg.val_size} leaves no training images (the set has {len(train)})")
+        train_index, val_index = split_indices(len(train), cfg.val_size, cfg.seed)
+        train, eval_parts["val"] = train.subset(train_index), train.subset(val_index)
+    eval_parts["test"] = test
+    if batch_size > len(train):
+        raise UserError(f"recipe.batch_size={batch_size} is larger than the {len(train)} training images of {cfg.name}")
+    normalizer = Normalizer(train.images, cfg.normalize)
+    loader = DeviceLoader(train, batch_size, normalizer, device, seed, cfg.augment, rank=rank, world_size=world_size)
+    eval_sets = {name: DeviceEvalSet(part, normalizer, device, eval_batch_size) for name, part in eval_parts.items()}
+    return DataBundle(loader, eval_sets, DATASET_SHAPES[cfg.name], len(train))

@@ -1,0 +1,1 @@
+"""The training engine: the loop, its schedule, checkpoints, logging and distribution."""

@@ -1,0 +1,61 @@
+"""Checkpoints written atomically, kept a few deep, and read back with a fallback past a damaged one."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+CHECKPOINT_DIR = "checkpoints"
+PATTERN = re.compile(r"^iter_(\d+)\.pt$")
+
+
+def checkpoint_paths(run_dir: Path) -> List[Tuple[int, Path]]:
+    """(iteration, path) of every checkpoint in the run, newest first."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := PATTERN.match(p.name))]
+    return sorted(found, reverse=True)
+
+
+def save_checkpoint(run_dir: Path, iteration: int, state: Dict[str, Any], keep: int) -> Path:
+    """Write iter_<n>.pt via a temporary file, fsync and rename; then drop all but the newest `keep`."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"iter_{iteration:08d}.pt"
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".pt")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(state, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    for _, old in checkpoint_paths(run_dir)[keep:]:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def load_latest_checkpoint(run_dir: Path) -> Optional[Dict[str, Any]]:
+    """The newest readable checkpoint; a truncated or corrupt one is reported and the previous one used."""
+    for iteration, path in checkpoint_paths(run_dir):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            if state.get("iteration") != iteration:
+                raise ValueError(f"it says iteration {state.get('iteration')}")
+            return state
+        except Exception as error:  # noqa: BLE001 - any damage means: fall back to the previous one
+            print(f"resdeep: checkpoint {path} is damaged ({type(error).__name__}: {error}); using the previous one", file=sys.stderr)
+    return None

@@ -1,0 +1,103 @@
+"""DDP set up from the environment torchrun creates; one process is rank 0 of a world of 1."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as torch_dist
+from torch import nn
+
+from resdeep.errors import UserError
+
+
+@dataclass
+class World:
+    """This process's place among the training processes."""
+
+    rank: int = 0
+    local_rank: int = 0
+    size: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_world(device_choice: str) -> World:
+    """Join the process group when torchrun started us (WORLD_SIZE > 1): NCCL on CUDA, gloo on CPU."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    world = World(int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), size)
+    if world.enabled and not torch_dist.is_initialized():
+        use_cuda = device_choice != "cpu" and torch.cuda.is_available()
+        if use_cuda:
+            torch.cuda.set_device(world.local_rank)
+        torch_dist.init_process_group("nccl" if use_cuda else "gloo")
+    return world
+
+
+def check_batch_split(batch_size: int, world: World) -> None:
+    """The recipe's batch is the global batch: it must split evenly across the processes."""
+    if batch_size % world.size:
+        raise UserError(f"recipe.batch_size={batch_size} does not divide among {world.size} processes; choose a multiple of {world.size}")
+
+
+def all_reduce_sum(tensor: torch.Tensor, world: World) -> torch.Tensor:
+    """Sum a tensor over all processes (identity in a world of one)."""
+    if world.enabled:
+        torch_dist.all_reduce(tensor)
+    return tensor
+
+
+def barrier(world: World) -> None:
+    if world.enabled:
+        torch_dist.barrier()
+
+
+def shutdown(world: World) -> None:
+    if world.enabled and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
+class GlobalBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm whose batch statistics span every process; works with gloo on the CPU, where
+    torch.nn.SyncBatchNorm does not. Gradients flow through the all-reduce."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and torch_dist.is_initialized()):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
+        stats = torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), count])
+        stats = all_reduce(stats)
+        channels = x.shape[1]
+        total = stats[-1]
+        mean = stats[:channels] / total
+        var = stats[channels : 2 * channels] / total - mean * mean
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            unbiased = var * total / (total - 1)
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.running_var.mul_(1 - self.momentum).add_(self.momentum * unbiased)
+        shape = (1, channels, 1, 1)
+        normalised = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        return normalised * self.weight.view(shape) + self.bias.view(shape)
+
+
+def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """torch's SyncBatchNorm on GPUs; GlobalBatchNorm2d elsewhere."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    for name, child in model.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            replacement = GlobalBatchNorm2d(child.num_features, child.eps, child.momentum)
+            replacement.load_state_dict(child.state_dict())
+            setattr(model, name, replacement)
+        else:
+            convert_sync_batchnorm(child, device)
+    return model

@@ -1,0 +1,130 @@
+"""What a run writes as it goes: TensorBoard events, metrics.jsonl, and a progress bar or log lines."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+from resdeep.engine.files import atomic_write_text
+
+METRICS_FILE = "metrics.jsonl"
+TB_DIR = "tb"
+
+
+def read_metrics(run_dir: Path) -> list:
+    """Every record of metrics.jsonl (one per evaluation); a torn last line is ignored."""
+    path = Path(run_dir) / METRICS_FILE
+    records = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return records
+
+
+class RunLogger:
+    """Rank 0's writer. On resume it drops whatever was logged after the checkpoint, so curves never repeat."""
+
+    def __init__(self, run_dir: Path, start_iteration: int, max_iters: int, config_text: str, progress: str, enabled: bool = True):
+        self.run_dir, self.enabled, self.max_iters = Path(run_dir), enabled, max_iters
+        self.writer = None
+        self.bar = None
+        self.last_line_time = 0.0
+        if not enabled:
+            return
+        from torch.utils.tensorboard import SummaryWriter
+
+        kept = [r for r in read_metrics(self.run_dir) if r["iteration"] <= start_iteration]
+        atomic_write_text(self.run_dir / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in kept))
+        self.writer = SummaryWriter(str(self.run_dir / TB_DIR), purge_step=start_iteration + 1 if start_iteration else None)
+        if start_iteration == 0:
+            self.writer.add_text("config", "```\n" + config_text + "\n```", 0)
+            self.writer.add_custom_scalars(
+                {"degradation": {"error (%): train vs test": ["Multiline", ["error/train", "error/test", "error/val"]]},
+                 "loss": {"loss: train vs test": ["Multiline", ["loss/train", "loss/test", "loss/val"]]}}
+            )
+        style = progress if progress != "auto" else ("bar" if sys.stderr.isatty() else "lines")
+        if style == "bar":
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=max_iters, initial=start_iteration, unit="it", dynamic_ncols=True, file=sys.stderr)
+        self.style = style
+
+    def train_point(self, iteration: int, train_error: float, train_loss: float, lr: float, images_per_s: float) -> None:
+        """One point of the training curve (running over the last logging window)."""
+        if not self.enabled:
+            return
+        for tag, value in (("error/train", train_error), ("loss/train", train_loss), ("lr", lr), ("perf/images_per_s", images_per_s)):
+            self.writer.add_scalar(tag, value, iteration)
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{train_loss:.3f}", err=f"{train_error:.1f}%", img_s=f"{images_per_s:,.0f}", refresh=False)
+            self.bar.update(iteration - self.bar.n)
+        elif self.style == "lines":
+            print(f"iter {iteration}/{self.max_iters}  loss {train_loss:.4f}  train error {train_error:.2f}%  lr {lr:g}  {images_per_s:,.0f} img/s", flush=True)
+
+    def eval_point(self, iteration: int, record: Dict) -> None:
+        """One evaluation: error/loss per set in TensorBoard, and one record in metrics.jsonl."""
+        if not self.enabled:
+            return
+        for name in ("test", "val"):
+            if f"{name}_error" in record:
+                self.writer.add_scalar(f"error/{name}", record[f"{name}_error"], iteration)
+                self.writer.add_scalar(f"loss/{name}", record[f"{name}_loss"], iteration)
+        with open(self.run_dir / METRICS_FILE, "a") as stream:
+            stream.write(json.dumps(record) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        self.writer.flush()
+        text = "  ".join(f"{k.replace('_', ' ')} {v:.2f}%" for k, v in record.items() if k.endswith("_error"))
+        self.message(f"iter {iteration}: {text}")
+
+    def message(self, text: str, iteration: Optional[int] = None) -> None:
+        """A notable event (warm-up ended, diverged, stopped): printed, and kept in TensorBoard's text tab."""
+        if not self.enabled:
+            return
+        if iteration is not None:
+            self.writer.add_text("events", text, iteration)
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        elif self.style != "off":
+            print(text, flush=True)
+
+    def scalar(self, tag: str, value: float, iteration: int) -> None:
+        if self.enabled:
+            self.writer.add_scalar(tag, value, iteration)
+
+    def hparams(self, hparams: Dict, metrics: Dict) -> None:
+        if self.enabled:
+            self.writer.add_hparams(hparams, metrics, run_name="hparams")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.close()
+
+
+class Stopwatch:
+    """Images per second between two reads."""
+
+    def __init__(self):
+        self.start, self.images = time.perf_counter(), 0
+
+    def add(self, images: int) -> None:
+        self.images += images
+
+    def restart(self) -> None:
+        """Leave out time spent outside training steps (evaluation, checkpoints)."""
+        self.start, self.images = time.perf_counter(), 0
+
+    def rate(self) -> float:
+        now = time.perf_counter()
+        rate = self.images / max(now - self.start, 1e-9)
+        self.start, self.images = now, 0
+        return rate

@@ -1,0 +1,206 @@
+"""The training loop: sample a batch, forward, loss, backward, step; evaluate, log, checkpoint."""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from resdeep.config import Config, model_id
+from resdeep.data import build_data
+from resdeep.engine.checkpoint import load_latest_checkpoint, save_checkpoint
+from resdeep.engine.distributed import World, all_reduce_sum, check_batch_split, convert_sync_batchnorm
+from resdeep.engine.evaluate import evaluate
+from resdeep.engine.fastpath import TrainStep, make_optimizer, resolve_fast_path
+from resdeep.engine.logger import RunLogger, Stopwatch
+from resdeep.engine.schedule import ScheduleState, end_warmup_if_ready, learning_rate, needs_warmup, update_plateau
+from resdeep.engine.signals import StopRequest
+from resdeep.models import build_model
+from resdeep.models.summary import count_params
+
+
+class TrainingInterrupted(Exception):
+    """A stop was requested (SIGTERM/SIGINT); a checkpoint holds the run's state."""
+
+
+def pick_device(choice: str, world: World) -> torch.device:
+    """cuda (this process's GPU under torchrun) when asked or available, else cpu."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        from resdeep.errors import UserError
+
+        raise UserError("trainer.device=cuda but no CUDA GPU is visible; use trainer.device=cpu or auto")
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda", world.local_rank)
+    return torch.device("cpu")
+
+
+def rng_state() -> dict:
+    """Every random number generator the run touches."""
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+class TrainWindow:
+    """Loss and errors summed on the device since the last log point (no host sync per iteration)."""
+
+    def __init__(self, device: torch.device):
+        self.totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, wrong, images
+
+    def add(self, loss_sum: torch.Tensor, wrong: torch.Tensor, images: int) -> None:
+        self.totals[0] += loss_sum.double()
+        self.totals[1] += wrong.double()
+        self.totals[2] += images
+
+    def read_and_reset(self, world: World) -> tuple[float, float]:
+        """(error %, mean loss) over all processes, then start a new window."""
+        loss_sum, wrong, images = all_reduce_sum(self.totals.clone(), world).tolist()
+        self.totals.zero_()
+        return 100.0 * wrong / max(images, 1), loss_sum / max(images, 1)
+
+
+def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
+    """Train one run to recipe.max_iters (resuming from its latest checkpoint); returns the result record."""
+    recipe, trainer = cfg.recipe, cfg.trainer
+    check_batch_split(recipe.batch_size, world)
+    device = pick_device(trainer.device, world)
+    torch.manual_seed(cfg.seed), np.random.seed(cfg.seed), random.seed(cfg.seed)
+    torch.backends.cudnn.benchmark = trainer.cudnn_benchmark
+    data = build_data(cfg.data, recipe.batch_size, trainer.eval_batch_size, device, cfg.seed, world.rank, world.size)
+    model = build_model(cfg.model, data.shape.channels, data.shape.num_classes)
+    if trainer.sync_bn and world.enabled:
+        model = convert_sync_batchnorm(model, device)
+    fast = resolve_fast_path(trainer, device)
+    model = model.to(device, memory_format=torch.channels_last if fast.channels_last else torch.preserve_format)
+    optimizer = make_optimizer(model, recipe, fast)
+    schedule = ScheduleState(warming_up=needs_warmup(recipe, cfg.model.depth))
+    window = TrainWindow(device)
+    iteration, records, elapsed_before = 0, [], 0.0
+
+    saved = load_latest_checkpoint(run_dir)
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        data.train.load_state_dict(saved["loader"])
+        set_rng_state(saved["rng"])
+        schedule = ScheduleState(**saved["schedule"])
+        window.totals.copy_(saved["window"])
+        iteration, records, elapsed_before = saved["iteration"], saved["metrics"], saved["elapsed_s"]
+
+    train_model = model
+    if world.enabled:
+        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    step = TrainStep(train_model, optimizer, fast, device)
+    config_text = OmegaConf.to_yaml(OmegaConf.structured(cfg))
+    logger = RunLogger(run_dir, iteration, recipe.max_iters, config_text, trainer.progress, enabled=world.is_main)
+    if saved is not None:
+        logger.message(f"resuming {run_dir} from iteration {iteration}")
+    logger.message(f"{model_id(cfg.model)} on {cfg.data.name}: {count_params(model):,} parameters, {data.train_size:,} training images, device {device}, fast path: {fast.describe()}")
+
+    started, stopwatch, diverged = time.perf_counter(), Stopwatch(), False
+    last_train = (math.nan, math.nan)
+    best_test_error = min((r["test_error"] for r in records), default=None)
+    stop_check_every = 1 if not world.enabled else min(trainer.log_every, 10)
+    stopping = False
+    try:
+        while iteration < recipe.max_iters:
+            lr = learning_rate(iteration, recipe, schedule)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            images, labels = data.train.next_batch()
+            loss_sum, wrong = step(images, labels)
+            window.add(loss_sum, wrong, len(labels))
+            stopwatch.add(len(labels) * world.size)
+            iteration += 1
+
+            if iteration % trainer.log_every == 0 or iteration == recipe.max_iters:
+                last_train = window.read_and_reset(world)
+                train_error, train_loss = last_train
+                if not math.isfinite(train_loss):
+                    diverged = True
+                    logger.message(f"diverged at iteration {iteration}: training loss is {train_loss}", iteration)
+                    logger.scalar("diverged", 1.0, iteration)
+                    break
+                logger.train_point(iteration, train_error, train_loss, lr, stopwatch.rate())
+                if end_warmup_if_ready(schedule, train_error, iteration, recipe):
+                    logger.message(f"warm-up ended at iteration {iteration} (training error {train_error:.1f}% < {recipe.warmup_until_error}%): lr {recipe.lr}", iteration)
+
+            if iteration % trainer.eval_every == 0 or iteration == recipe.max_iters:
+                record = {"iteration": iteration, "train_error": last_train[0], "train_loss": last_train[1], "lr": lr}
+                for name, eval_set in data.eval_sets.items():
+                    record[f"{name}_error"], record[f"{name}_loss"] = evaluate(model, eval_set, step.prepare, step.autocast)
+                if not math.isfinite(record["test_loss"]):
+                    diverged = True
+                    logger.message(f"diverged at iteration {iteration}: test loss is {record['test_loss']}", iteration)
+                    break
+                record["elapsed_s"] = elapsed_before + time.perf_counter() - started
+                records.append(record)
+                best_test_error = min(best_test_error or math.inf, record["test_error"])
+                logger.eval_point(iteration, record)
+                watched = record.get("val_error", last_train[0])  # never the test set
+                if update_plateau(schedule, watched, recipe):
+                    logger.message(f"plateau: learning rate divided at iteration {iteration}", iteration)
+                stopwatch.restart()
+
+            if not stopping and iteration % stop_check_every == 0:
+                stopping = bool(all_reduce_sum(torch.tensor([float(stop.requested)], device=device), world).item())
+            if stopping or iteration % trainer.checkpoint_every == 0 or iteration == recipe.max_iters:
+                if world.is_main:
+                    save_checkpoint(run_dir, iteration, {
+                        "iteration": iteration,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "loader": data.train.state_dict(),
+                        "rng": rng_state(),
+                        "schedule": asdict(schedule),
+                        "window": window.totals.cpu(),
+                        "metrics": records,
+                        "elapsed_s": elapsed_before + time.perf_counter() - started,
+                        "config": OmegaConf.to_container(OmegaConf.structured(cfg)),
+                        "scaler": None,  # bf16 autocast needs no loss scaling
+                    }, trainer.keep_checkpoints)
+            if stopping:
+                logger.message(f"stop requested ({stop.signal_name or 'by another process'}): checkpoint saved at iteration {iteration}", iteration)
+                raise TrainingInterrupted(iteration)
+        final = records[-1] if records else {}
+        result = {
+            "status": "diverged" if diverged else "finished",
+            "diverged": diverged,
+            "model": model_id(cfg.model),
+            "data": cfg.data.name,
+            "seed": cfg.seed,
+            "params": count_params(model),
+            "iterations": iteration,
+            "max_iters": recipe.max_iters,
+            "final_test_error": final.get("test_error"),
+            "best_test_error": best_test_error,
+            "final_val_error": final.get("val_error"),
+            "final_train_error": last_train[0] if math.isfinite(last_train[0]) else None,
+            "warmup_ended_at": schedule.warmup_ended_at,
+            "wall_time_s": elapsed_before + time.perf_counter() - started,
+            "device": str(device),
+            "world_size": world.size,
+            "fast_path": fast.describe(),
+        }
+        if not diverged:
+            hparams = {"model": result["model"], "data": result["data"], "seed": cfg.seed, "batch_size": recipe.batch_size, "lr": recipe.lr}
+            logger.hparams(hparams, {"hparam/final_test_error": result["final_test_error"], "hparam/best_test_error": best_test_error})
+        return result
+    finally:
+        logger.close()
