@@ -1,6 +1,7 @@
 """Finding the Hydra configs, composing them outside @hydra.main, and checking a whole sweep up front."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import List, Optional
@@ -68,6 +69,14 @@ def without_hydra(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
+def check_writable(out_dir: str) -> None:
+    """The output folder, or the nearest folder above it that exists, must accept new files."""
+    path = Path(out_dir).expanduser().resolve()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write run outputs under out_dir={out_dir} ({existing} is not a writable folder); choose another out_dir=...")
+
+
 def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str], multirun: bool) -> int:
     """Compose and validate every job a train command would run, before any of them starts; returns the count."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -79,7 +88,7 @@ def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str],
     except HydraException as error:
         raise UserError(hydra_error_line(error)) from None
     if not multirun:
-        validate(without_hydra(compose_config(overrides, extra_config_dir, with_hydra=True)))
+        check_writable(validate(without_hydra(compose_config(overrides, extra_config_dir, with_hydra=True))).out_dir)
         return 1
     first_job = BasicSweeper.split_arguments(parsed, None)[0][0]
     first = compose_config(first_job, extra_config_dir, with_hydra=True)
@@ -91,5 +100,5 @@ def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str],
     except HydraException as error:
         raise UserError(hydra_error_line(error)) from None
     for job in jobs:
-        validate(without_hydra(compose_config(job, extra_config_dir, with_hydra=True)))
+        check_writable(validate(without_hydra(compose_config(job, extra_config_dir, with_hydra=True))).out_dir)
     return len(jobs)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -194,6 +195,11 @@ def validate(cfg: DictConfig) -> Config:
     _require(recipe.weight_decay >= 0, f"recipe.weight_decay={recipe.weight_decay} must not be negative")
     _require(0 <= recipe.momentum < 1, f"recipe.momentum={recipe.momentum} must be in [0, 1)")
     _require(list(recipe.milestones) == sorted(recipe.milestones), f"recipe.milestones={list(recipe.milestones)} must be increasing")
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))  # set by torchrun
+    _require(
+        recipe.batch_size % world_size == 0,
+        f"recipe.batch_size={recipe.batch_size} does not divide among {world_size} processes; choose a multiple of {world_size}",
+    )
     _choice(trainer.device, DEVICES, "trainer.device")
     _choice(trainer.precision, PRECISIONS, "trainer.precision")
     _choice(trainer.progress, PROGRESS_STYLES, "trainer.progress")

@@ -72,20 +72,20 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
             return super().forward(x)
         from torch.distributed.nn.functional import all_reduce
 
-        count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
-        stats = torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), count])
-        stats = all_reduce(stats)
         channels = x.shape[1]
-        total = stats[-1]
-        mean = stats[:channels] / total
-        var = stats[channels : 2 * channels] / total - mean * mean
+        local_count = torch.tensor([x.numel() / channels], dtype=x.dtype, device=x.device)
+        sums = all_reduce(torch.cat([x.sum((0, 2, 3)), local_count]))
+        total = sums[-1]
+        mean = sums[:channels] / total
+        centred = x - mean.view(1, channels, 1, 1)
+        var = all_reduce((centred * centred).sum((0, 2, 3))) / total  # two passes: no cancellation
         with torch.no_grad():
             self.num_batches_tracked += 1
             unbiased = var * total / (total - 1)
             self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
             self.running_var.mul_(1 - self.momentum).add_(self.momentum * unbiased)
         shape = (1, channels, 1, 1)
-        normalised = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        normalised = centred / torch.sqrt(var.view(shape) + self.eps)
         return normalised * self.weight.view(shape) + self.bias.view(shape)
 
 

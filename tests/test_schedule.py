@@ -1,0 +1,35 @@
+"""The learning rate follows the paper's recipe, in iterations."""
+from resdeep.config import RecipeConfig
+from resdeep.engine.schedule import ScheduleState, end_warmup_if_ready, learning_rate, needs_warmup, update_plateau
+
+
+def test_the_cifar_schedule_divides_the_rate_by_10_at_32k_and_48k_iterations():
+    recipe, state = RecipeConfig(), ScheduleState()
+    assert learning_rate(0, recipe, state) == 0.1
+    assert learning_rate(31_999, recipe, state) == 0.1
+    assert abs(learning_rate(32_000, recipe, state) - 0.01) < 1e-12
+    assert abs(learning_rate(47_999, recipe, state) - 0.01) < 1e-12
+    assert abs(learning_rate(48_000, recipe, state) - 0.001) < 1e-12
+    assert recipe.max_iters == 64_000 and recipe.batch_size == 128 and recipe.weight_decay == 1e-4
+
+
+def test_110_layers_warm_up_at_0_01_until_training_error_is_below_80_percent():
+    recipe = RecipeConfig()
+    assert needs_warmup(recipe, 110) and needs_warmup(recipe, 1202) and not needs_warmup(recipe, 56)
+    state = ScheduleState(warming_up=True)
+    assert learning_rate(100, recipe, state) == 0.01
+    assert not end_warmup_if_ready(state, 85.0, 300, recipe)
+    assert learning_rate(300, recipe, state) == 0.01
+    assert end_warmup_if_ready(state, 79.0, 400, recipe)
+    assert state.warmup_ended_at == 400 and learning_rate(400, recipe, state) == 0.1
+    assert not end_warmup_if_ready(state, 50.0, 500, recipe)  # it ends once
+
+
+def test_plateau_rule_divides_after_patience_evaluations_without_improvement():
+    recipe, state = RecipeConfig(plateau=True, plateau_patience=2, plateau_threshold=0.5), ScheduleState()
+    assert not update_plateau(state, 40.0, recipe)
+    assert not update_plateau(state, 39.8, recipe)  # not better by the threshold
+    assert update_plateau(state, 39.9, recipe)
+    assert abs(learning_rate(10, recipe, state) - 0.01) < 1e-12
+    assert not update_plateau(state, 30.0, recipe)
+    assert update_plateau(state, RecipeConfig().lr, RecipeConfig()) is False  # off unless plateau=true
