@@ -54,7 +54,10 @@ def run_train_command(args: List[str]) -> int:
     FAILED_JOBS.clear()
     main = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(train_job)
     sys.argv = ["resdeep train", *args]
-    main()
+    try:
+        main()
+    except ValueError as error:  # Hydra's own argument checks (job errors never reach here)
+        raise UserError(str(error).splitlines()[0]) from None
     if FAILED_JOBS:
         print(f"resdeep: {len(FAILED_JOBS)} job(s) of the sweep failed: {', '.join(FAILED_JOBS)}", file=sys.stderr)
         return 1

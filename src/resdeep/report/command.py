@@ -1,0 +1,59 @@
+"""`resdeep report DIR... [--out DIR]`: report.md, curves.csv, figure.png and figure.svg."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import List
+
+from resdeep.errors import UserError
+from resdeep.report.curves import write_curves_csv
+from resdeep.report.figure import draw_figure
+from resdeep.report.runs import find_runs
+from resdeep.report.table import degradation_findings, markdown_table
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(f"report: {message}")
+
+
+def write_report(folders: List[Path], out: Path) -> dict:
+    """Find the runs, write the four files into out; returns their paths and the run count."""
+    runs = find_runs(folders)
+    if not runs:
+        looked = ", ".join(str(f) for f in folders)
+        raise UserError(f"no runs found under {looked}; a run folder holds run.json (train one with: resdeep train ...)")
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "curves.csv"
+    write_curves_csv(runs, csv_path)
+    figures = draw_figure(runs, out / "figure")
+    findings = degradation_findings(runs)
+    text = [
+        "# resdeep report", "",
+        f"{len(runs)} run(s) from {', '.join(str(f) for f in folders)}.", "",
+        "## Test error (Table 6 layout)", "",
+        "Final test error of each network; with several seeds, the best and the mean ± std. "
+        "`paper` is He et al. 2016 (CIFAR-10: Table 6; ImageNet: Table 2, 10-crop top-1); plain nets have no paper row on CIFAR-10.",
+        "", markdown_table(runs), "",
+        "## Depth and training error (Figure 6 layout)", "",
+        *(findings or ["- fewer than two depths of one family: nothing to compare yet"]), "",
+        f"![figure]({figures[0].name})" if figures else "No evaluation recorded yet: no figure.", "",
+        f"Curves: `{csv_path.name}`. Full curves in TensorBoard: `tensorboard --logdir {folders[0]}`", "",
+    ]
+    report = out / "report.md"
+    report.write_text("\n".join(text))
+    return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures}
+
+
+def run_report_command(args: List[str]) -> int:
+    parser = ArgumentParser(prog="resdeep report", description="Figure 6 and Table 6 from run folders.")
+    parser.add_argument("folders", nargs="+", type=Path, help="run folders or folders holding runs (e.g. outputs/figure6)")
+    parser.add_argument("--out", type=Path, help="where to write (default: the first folder)")
+    options = parser.parse_args(args)
+    missing = [str(f) for f in options.folders if not f.is_dir()]
+    if missing:
+        raise UserError(f"report: no such folder: {', '.join(missing)}")
+    written = write_report(options.folders, options.out or options.folders[0])
+    files = [written["report"], *written["figures"], written["csv"]]
+    print(f"{written['runs']} run(s) -> {', '.join(map(str, files))}")
+    return 0
