@@ -12,7 +12,7 @@ from resdeep.config import DataConfig
 from resdeep.data import build_data
 from resdeep.data.arrays import ImageArrays, split_indices
 from resdeep.data.cifar10 import load_cifar10
-from resdeep.data.device_loader import DeviceEvalSet, DeviceLoader, Normalizer, crop_and_flip
+from resdeep.data.device_loader import DeviceEvalSet, DeviceLoader, Normalizer, augment_batch
 from resdeep.data.mnist import load_mnist
 from resdeep.data.synthetic import load_synthetic
 from resdeep.errors import UserError
@@ -172,12 +172,24 @@ def test_augmentation_crops_within_the_pad_and_flips_half_the_time():
 
 
 def test_crop_and_flip_by_hand():
-    image = torch.arange(16.0).view(1, 1, 4, 4)
-    shifted = crop_and_flip(image, torch.tensor([[0, 2]]), torch.tensor([False]), pad=1)
-    assert shifted[0, 0, 0].tolist() == [0, 0, 0, 0]  # top row comes from the zero padding
-    assert shifted[0, 0, 1].tolist() == [1, 2, 3, 0]
-    mirrored = crop_and_flip(image, torch.tensor([[1, 1]]), torch.tensor([True]), pad=1)
-    assert torch.equal(mirrored[0, 0], image[0, 0].flip(1))
+    image = torch.arange(16, dtype=torch.uint8).view(1, 1, 4, 4)
+    mean, std, first = torch.zeros(1, 4, 4), torch.ones(1), torch.tensor([0])
+
+    def augment(offset, flip):
+        return augment_batch(image, first, torch.tensor([offset]), torch.tensor([flip]), mean, std, pad=1)[0, 0] * 255
+
+    shifted = augment([0, 2], False)
+    assert shifted[0].tolist() == [0, 0, 0, 0]  # the top row comes from the zero padding
+    assert torch.allclose(shifted[1], torch.tensor([1.0, 2, 3, 0]))  # shifted left, padding on the right
+    assert torch.allclose(augment([1, 1], True), image[0, 0].flip(1).float())
+
+
+def test_padding_is_zero_after_mean_subtraction():
+    images = torch.full((2, 3, 8, 8), 200, dtype=torch.uint8)
+    normalizer = Normalizer(images, "pixel_mean")
+    out = augment_batch(images, torch.tensor([0, 1]), torch.tensor([[0, 0], [8, 8]]), torch.tensor([False, True]),
+                        normalizer.mean, normalizer.std, pad=4)
+    assert torch.count_nonzero(out) == 0  # every pixel equals the mean; the border is zero too
 
 
 def test_test_view_is_the_untouched_original():

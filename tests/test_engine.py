@@ -179,3 +179,15 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     one, two = final_weights(run_dir(tmp_path, "one"), 6), final_weights(run_dir(tmp_path, "two"), 6)
     for key in one:
         assert torch.allclose(one[key].float(), two[key].float(), atol=1e-5, rtol=0), key
+
+
+def test_bf16_autocast_and_channels_last_train_like_fp32_on_the_cpu(tmp_path):
+    common = ["data.train_size=2048", "data.test_size=256", "recipe.max_iters=300", "recipe.milestones=[]",
+              "trainer.log_every=100", "trainer.eval_every=300"]
+    fp32 = resdeep("train", *tiny(tmp_path, *common, "name=fp32", "trainer.precision=fp32", iters=300))
+    fast = resdeep("train", *tiny(tmp_path, *common, "name=fast", "trainer.precision=bf16", "trainer.channels_last=true", iters=300))
+    assert fp32.returncode == 0 and fast.returncode == 0, fp32.stderr + fast.stderr
+    assert "bf16" in fast.stdout and "channels_last" in fast.stdout
+    errors = [json.loads((run_dir(tmp_path, name) / "result.json").read_text())["final_train_error"] for name in ("fp32", "fast")]
+    assert errors[0] < 20, "the run must have learned for the comparison to mean anything"
+    assert abs(errors[0] - errors[1]) < 1.5, errors

@@ -23,7 +23,7 @@ from resdeep.compose import load_config
 from resdeep.config import Config, model_id
 from resdeep.errors import UserError
 
-HELP = """usage: resdeep bench [--iters N] [--warmup N] [--json FILE] [--no-reference] [--workers N] [overrides]
+HELP = """usage: resdeep bench [--iters N] [--warmup N] [--json FILE] [--no-reference] [--workers N (default 4)] [overrides]
 e.g. resdeep bench model=resnet56 data=synthetic --json bench.json
 Trains for --iters iterations after --warmup (compilation and cudnn tuning happen there) and reports
 images/s, ms per iteration and peak memory for resdeep's engine, the conventional reference loop,
@@ -49,11 +49,10 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def timed(run_one, iterations: int, warmup: int, batch: int, device: torch.device) -> dict:
-    """Run warmup iterations untimed, then time `iterations` of them."""
+    """Run warmup iterations untimed, then time `iterations` of them (peak memory counts from set-up)."""
     for _ in range(warmup):
         run_one()
     synchronize(device)
-    reset_peak_memory(device)
     start = time.perf_counter()
     for _ in range(iterations):
         run_one()
@@ -65,14 +64,16 @@ def timed(run_one, iterations: int, warmup: int, batch: int, device: torch.devic
 def bench_engine(cfg: Config, device: torch.device, iterations: int, warmup: int) -> tuple[dict, dict]:
     """resdeep's own path: device-resident loader, fast-path switches, TrainStep. Also the loader alone."""
     from resdeep.data import build_data
-    from resdeep.engine.fastpath import TrainStep, make_optimizer, resolve_fast_path
+    from resdeep.engine.fastpath import make_optimizer, make_train_step, resolve_fast_path
     from resdeep.models import build_model
 
-    data = build_data(cfg.data, cfg.recipe.batch_size, cfg.trainer.eval_batch_size, device, cfg.seed)
+    reset_peak_memory(device)
     fast = resolve_fast_path(cfg.trainer, device)
+    data = build_data(cfg.data, cfg.recipe.batch_size, cfg.trainer.eval_batch_size, device, cfg.seed, compile_augmentation=fast.compile)
     model = build_model(cfg.model, data.shape.channels, data.shape.num_classes)
     model = model.to(device, memory_format=torch.channels_last if fast.channels_last else torch.preserve_format)
-    step = TrainStep(model, make_optimizer(model, cfg.recipe, fast), fast, device)
+    batch_shape = (cfg.recipe.batch_size, data.shape.channels, data.shape.size, data.shape.size)
+    step = make_train_step(model, make_optimizer(model, cfg.recipe, fast), fast, device, batch_shape)
     totals = torch.zeros(2, device=device, dtype=torch.float64)
 
     def train_one():
@@ -124,6 +125,7 @@ def bench_reference(cfg: Config, device: torch.device, iterations: int, warmup: 
         PILImages(train.images, train.labels, transform), batch_size=cfg.recipe.batch_size, shuffle=True,
         num_workers=workers, pin_memory=device.type == "cuda", drop_last=True, persistent_workers=workers > 0,
     )
+    reset_peak_memory(device)
     model = build_model(cfg.model, shape.channels, shape.num_classes).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.recipe.lr, momentum=cfg.recipe.momentum, weight_decay=cfg.recipe.weight_decay)
     batches = iter(loader)
@@ -159,7 +161,7 @@ def run_bench_command(args: List[str]) -> int:
     parser.add_argument("--warmup", type=int)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-reference", action="store_true")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
     options, rest = parser.parse_known_args(args)
     overrides, extra_dir = split_config_dir(rest)
     cfg = load_config(["data=synthetic", "model=resnet56", *overrides], extra_dir)

@@ -38,7 +38,10 @@ def load_arrays(cfg: DataConfig) -> tuple[ImageArrays, ImageArrays]:
     return load_synthetic(cfg.train_size, cfg.test_size, cfg.seed)
 
 
-def build_data(cfg: DataConfig, batch_size: int, eval_batch_size: int, device: torch.device, seed: int, rank: int = 0, world_size: int = 1) -> DataBundle:
+def build_data(
+    cfg: DataConfig, batch_size: int, eval_batch_size: int, device: torch.device, seed: int,
+    rank: int = 0, world_size: int = 1, compile_augmentation: bool = False,
+) -> DataBundle:
     """Load the configured data set and wrap it for training on `device`."""
     if cfg.name == "imagenet":
         from resdeep.data.imagefolder import build_imagefolder
@@ -57,6 +60,6 @@ def build_data(cfg: DataConfig, batch_size: int, eval_batch_size: int, device: t
     if batch_size > len(train):
         raise UserError(f"recipe.batch_size={batch_size} is larger than the {len(train)} training images of {cfg.name}")
     normalizer = Normalizer(train.images, cfg.normalize)
-    loader = DeviceLoader(train, batch_size, normalizer, device, seed, cfg.augment, rank=rank, world_size=world_size)
+    loader = DeviceLoader(train, batch_size, normalizer, device, seed, cfg.augment, rank=rank, world_size=world_size, compile_augmentation=compile_augmentation)
     eval_sets = {name: DeviceEvalSet(part, normalizer, device, eval_batch_size) for name, part in eval_parts.items()}
     return DataBundle(loader, eval_sets, DATASET_SHAPES[cfg.name], len(train))

@@ -1,16 +1,17 @@
 """A loader for data sets that fit in device memory: batches are sampled and augmented on the device.
 
-The uint8 images live on the training device. Each batch is a slice of a seeded per-epoch
-permutation; crops and flips are drawn for the whole global batch from one generator, so every
-DDP rank sees the same draws and takes its own share, and the generator's state in a checkpoint
-resumes the exact order of batches. No worker processes, no per-sample Python.
+The uint8 images live on the training device. At each epoch's start one seeded generator draws
+the sample order, every image's crop offset and its flip; a batch is a slice of those tables, so
+every DDP rank sees the same draws and takes its own share, and the generator's state at the
+epoch's start (in a checkpoint) resumes the exact sequence of batches. A batch is gathered,
+normalised, cropped and flipped in one pass (one fused kernel when compiled on CUDA). No worker
+processes, no per-sample Python.
 """
 from __future__ import annotations
 
 from typing import Iterator, Tuple
 
 import torch
-import torch.nn.functional as F
 
 from resdeep.data.arrays import ImageArrays
 
@@ -37,15 +38,21 @@ class Normalizer:
         return (images.float() / 255 - self.mean) / self.std
 
 
-def crop_and_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, pad: int) -> torch.Tensor:
-    """Zero-pad by `pad`, cut each image at its (row, col) offset in [0, 2*pad], mirror where flips is set."""
-    batch, _, height, width = images.shape
-    padded = F.pad(images, (pad, pad, pad, pad))
-    rows = offsets[:, 0, None] + torch.arange(height, device=images.device)
-    cols = offsets[:, 1, None] + torch.arange(width, device=images.device)
-    index = torch.arange(batch, device=images.device)[:, None, None]
-    cropped = padded[index, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # (B, C, H, W)
-    return torch.where(flips[:, None, None, None], cropped.flip(3), cropped)
+def augment_batch(images, indices, offsets, flips, mean, std, pad: int):
+    """Gather, normalise, zero-pad by `pad`, crop at (row, col) offsets in [0, 2*pad] and mirror, in one pass.
+
+    images: uint8 (N, C, H, W); indices (B,); offsets (B, 2); flips (B,) bool; mean (C, H, W); std broadcastable.
+    Padding is applied after normalisation, so padded pixels are zeros of the normalised image.
+    """
+    _, _, height, width = images.shape
+    rows = offsets[:, 0, None] - pad + torch.arange(height, device=images.device)  # source rows (B, H)
+    cols = offsets[:, 1, None] - pad + torch.arange(width, device=images.device)  # source cols (B, W)
+    cols = torch.where(flips[:, None], cols.flip(1), cols)
+    inside = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[:, None, :]
+    rows, cols = rows.clamp(0, height - 1)[:, :, None], cols.clamp(0, width - 1)[:, None, :]
+    pixels = images[indices[:, None, None], :, rows, cols].permute(0, 3, 1, 2)  # (B, C, H, W)
+    pixel_mean = mean[:, rows, cols].permute(1, 0, 2, 3)
+    return (pixels.float() / 255 - pixel_mean) / std * inside[:, None]
 
 
 class DeviceLoader:
@@ -62,6 +69,7 @@ class DeviceLoader:
         pad: int = 4,
         rank: int = 0,
         world_size: int = 1,
+        compile_augmentation: bool = False,
     ):
         if batch_size > len(data):
             raise ValueError(f"batch {batch_size} is larger than the {len(data)} training images")
@@ -69,38 +77,45 @@ class DeviceLoader:
         self.labels = data.labels.to(device)
         self.batch_size, self.augment, self.pad = batch_size, augment, pad
         self.normalizer = normalizer.to(device)
+        self.full_mean = self.normalizer.mean.expand(self.images.shape[1:]).contiguous()
         self.rank, self.world_size = rank, world_size
         self.local_batch = batch_size // world_size
+        self.augment_batch = torch.compile(augment_batch, dynamic=False) if compile_augmentation else augment_batch
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.epoch, self.position = 0, 0
-        self.order = self._new_order()
+        self._draw_epoch()
 
-    def _new_order(self) -> torch.Tensor:
-        return torch.randperm(len(self.labels), generator=self.generator, device=self.labels.device)
+    def _draw_epoch(self) -> None:
+        """The whole epoch's randomness at once: sample order, crop offsets, flips."""
+        self.epoch_start_state = self.generator.get_state()
+        count, device = len(self.labels), self.labels.device
+        self.order = torch.randperm(count, generator=self.generator, device=device)
+        self.offsets = torch.randint(0, 2 * self.pad + 1, (count, 2), generator=self.generator, device=device)
+        self.flips = torch.rand(count, generator=self.generator, device=device) < 0.5
 
     def next_batch(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """This rank's share of the next global batch, augmented and normalised on the device."""
         if self.position + self.batch_size > len(self.order):
-            self.epoch, self.position, self.order = self.epoch + 1, 0, self._new_order()
-        indices = self.order[self.position : self.position + self.batch_size]
+            self.epoch, self.position = self.epoch + 1, 0
+            self._draw_epoch()
+        start = self.position + self.rank * self.local_batch
+        share = slice(start, start + self.local_batch)
         self.position += self.batch_size
-        device = self.labels.device
-        offsets = torch.randint(0, 2 * self.pad + 1, (self.batch_size, 2), generator=self.generator, device=device)
-        flips = torch.rand(self.batch_size, generator=self.generator, device=device) < 0.5
-        share = slice(self.rank * self.local_batch, (self.rank + 1) * self.local_batch)
-        images = self.normalizer(self.images[indices[share]])
+        indices = self.order[share]
         if self.augment:
-            images = crop_and_flip(images, offsets[share], flips[share], self.pad)
-        return images, self.labels[indices[share]]
+            images = self.augment_batch(self.images, indices, self.offsets[share], self.flips[share], self.full_mean, self.normalizer.std, self.pad)
+        else:
+            images = self.normalizer(self.images[indices])
+        return images, self.labels[indices]
 
     def state_dict(self) -> dict:
-        """Everything needed to continue the same sequence of batches."""
-        return {"generator": self.generator.get_state(), "epoch": self.epoch, "position": self.position, "order": self.order.cpu()}
+        """Enough to redraw this epoch and continue the same sequence of batches."""
+        return {"epoch_generator": self.epoch_start_state, "epoch": self.epoch, "position": self.position}
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state["epoch_generator"])
+        self._draw_epoch()
         self.epoch, self.position = state["epoch"], state["position"]
-        self.order = state["order"].to(self.labels.device)
 
 
 class DeviceEvalSet:

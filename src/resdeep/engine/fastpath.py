@@ -29,19 +29,18 @@ class FastPath:
         return ", ".join(on) if on else "off (plain fp32 eager)"
 
 
-def resolve_fast_path(trainer: TrainerConfig, device: torch.device) -> FastPath:
-    """Turn null ('auto') switches into on for CUDA, off elsewhere."""
+def resolve_fast_path(trainer: TrainerConfig, device: torch.device, distributed: bool = False) -> FastPath:
+    """Turn null ('auto') switches into on for CUDA, off elsewhere. CUDA graphs need one process."""
     cuda = device.type == "cuda"
 
     def pick(value):
         return cuda if value is None else bool(value)
 
-    compile_on = pick(trainer.compile)
     return FastPath(
         channels_last=pick(trainer.channels_last),
         bf16=trainer.precision == "bf16" or (trainer.precision == "auto" and cuda),
-        compile=compile_on,
-        cuda_graphs=cuda and compile_on and pick(trainer.cuda_graphs),
+        compile=pick(trainer.compile),
+        cuda_graphs=cuda and not distributed and pick(trainer.cuda_graphs),
         fused_optimizer=cuda and pick(trainer.fused_optimizer),
     )
 
@@ -49,17 +48,31 @@ def resolve_fast_path(trainer: TrainerConfig, device: torch.device) -> FastPath:
 def autocast_context(fast: FastPath, device: torch.device):
     """A context factory for bf16 autocast (fp32 master weights stay in the optimizer)."""
     if fast.bf16:
-        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+        # No weight-cast cache: it is not allowed under CUDA graph capture, and each weight is used once.
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext
 
 
 def make_optimizer(model: torch.nn.Module, recipe, fast: FastPath) -> torch.optim.SGD:
-    """SGD with momentum and weight decay on every parameter, as in the paper (fused kernels on CUDA)."""
-    extra = {"fused": True} if fast.fused_optimizer else {}
+    """SGD with momentum and weight decay on every parameter, as in the paper (fused kernels on CUDA).
+
+    Under a CUDA graph the rate is a device tensor, so that changing it needs no new capture."""
+    extra = {"fused": True} if fast.fused_optimizer or fast.cuda_graphs else {}
+    device = next(model.parameters()).device
+    lr = torch.tensor(recipe.lr, device=device) if fast.cuda_graphs else recipe.lr
     return torch.optim.SGD(
-        model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
+        model.parameters(), lr=lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
         nesterov=recipe.nesterov, **extra,
     )
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Write the rate into every group (in place when it is a tensor a CUDA graph reads)."""
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
 
 
 class TrainStep:
@@ -68,9 +81,7 @@ class TrainStep:
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, fast: FastPath, device: torch.device):
         self.optimizer, self.fast = optimizer, fast
         self.autocast = autocast_context(fast, device)
-        self.forward = model
-        if fast.compile:
-            self.forward = torch.compile(model, mode="max-autotune-no-cudagraphs" if not fast.cuda_graphs else "reduce-overhead")
+        self.forward = torch.compile(model) if fast.compile else model
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         return images.contiguous(memory_format=torch.channels_last) if self.fast.channels_last else images.contiguous()
@@ -84,3 +95,58 @@ class TrainStep:
         self.optimizer.step()
         with torch.no_grad():
             return loss.detach() * len(labels), (logits.argmax(1) != labels).sum()
+
+
+class GraphedTrainStep:
+    """The whole step (forward, loss, backward, SGD update) captured once in a CUDA graph, then replayed.
+
+    Warm-up steps run on a zero batch before the capture, then the model, BN statistics and momentum are
+    put back exactly as they were, so the run trains on the same numbers as without the graph."""
+
+    def __init__(self, step: TrainStep, model: torch.nn.Module, batch_shape: tuple, device: torch.device):
+        self.step = step
+        optimizer = step.optimizer
+        memory_format = torch.channels_last if step.fast.channels_last else torch.contiguous_format
+        self.images = torch.zeros(batch_shape, device=device).contiguous(memory_format=memory_format)
+        self.labels = torch.zeros(batch_shape[0], dtype=torch.long, device=device)
+        saved_model = {name: value.clone() for name, value in model.state_dict().items()}
+        saved_momentum = {p: optimizer.state[p].get("momentum_buffer") for group in optimizer.param_groups for p in group["params"]}
+        saved_momentum = {p: None if m is None else m.clone() for p, m in saved_momentum.items()}
+        saved_lr = [group["lr"].clone() for group in optimizer.param_groups]
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            for _ in range(3):  # compiles, tunes cudnn and allocates gradients and momentum
+                step(self.images, self.labels)
+        torch.cuda.current_stream(device).wait_stream(side)
+        with torch.no_grad():
+            for name, value in model.state_dict().items():
+                value.copy_(saved_model[name])
+            for parameter, momentum in saved_momentum.items():
+                buffer = optimizer.state[parameter]["momentum_buffer"]
+                buffer.copy_(momentum) if momentum is not None else buffer.zero_()  # zero = "first step"
+            for group, lr in zip(optimizer.param_groups, saved_lr):
+                group["lr"].copy_(lr)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.loss_sum, self.wrong = step(self.images, self.labels)
+        self.prepare, self.autocast, self.optimizer = step.prepare, step.autocast, optimizer
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor):
+        self.images.copy_(images)
+        self.labels.copy_(labels)
+        self.graph.replay()
+        return self.loss_sum, self.wrong
+
+
+def make_train_step(model, optimizer, fast: FastPath, device: torch.device, batch_shape: tuple, log=print):
+    """A TrainStep, captured in a CUDA graph when asked and possible (falls back with a message)."""
+    step = TrainStep(model, optimizer, fast, device)
+    if not fast.cuda_graphs:
+        return step
+    try:
+        return GraphedTrainStep(step, getattr(model, "module", model), batch_shape, device)
+    except Exception as error:  # noqa: BLE001 - a model that cannot be captured still trains
+        log(f"CUDA graph capture failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}); training without it")
+        fast.cuda_graphs = False
+        return TrainStep(model, optimizer, fast, device)

@@ -16,7 +16,7 @@ from resdeep.data import build_data
 from resdeep.engine.checkpoint import load_latest_checkpoint, save_checkpoint
 from resdeep.engine.distributed import World, all_reduce_sum, check_batch_split, convert_sync_batchnorm
 from resdeep.engine.evaluate import evaluate
-from resdeep.engine.fastpath import TrainStep, make_optimizer, resolve_fast_path
+from resdeep.engine.fastpath import make_optimizer, make_train_step, resolve_fast_path, set_learning_rate
 from resdeep.engine.logger import RunLogger, Stopwatch
 from resdeep.engine.schedule import ScheduleState, end_warmup_if_ready, learning_rate, needs_warmup, update_plateau
 from resdeep.engine.signals import StopRequest
@@ -82,11 +82,11 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     device = pick_device(trainer.device, world)
     torch.manual_seed(cfg.seed), np.random.seed(cfg.seed), random.seed(cfg.seed)
     torch.backends.cudnn.benchmark = trainer.cudnn_benchmark
-    data = build_data(cfg.data, recipe.batch_size, trainer.eval_batch_size, device, cfg.seed, world.rank, world.size)
+    fast = resolve_fast_path(trainer, device, world.enabled)
+    data = build_data(cfg.data, recipe.batch_size, trainer.eval_batch_size, device, cfg.seed, world.rank, world.size, fast.compile)
     model = build_model(cfg.model, data.shape.channels, data.shape.num_classes)
     if trainer.sync_bn and world.enabled:
         model = convert_sync_batchnorm(model, device)
-    fast = resolve_fast_path(trainer, device)
     model = model.to(device, memory_format=torch.channels_last if fast.channels_last else torch.preserve_format)
     optimizer = make_optimizer(model, recipe, fast)
     schedule = ScheduleState(warming_up=needs_warmup(recipe, cfg.model.depth))
@@ -106,9 +106,10 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     train_model = model
     if world.enabled:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    step = TrainStep(train_model, optimizer, fast, device)
     config_text = OmegaConf.to_yaml(OmegaConf.structured(cfg))
     logger = RunLogger(run_dir, iteration, recipe.max_iters, config_text, trainer.progress, enabled=world.is_main)
+    batch_shape = (recipe.batch_size // world.size, data.shape.channels, data.shape.size, data.shape.size)
+    step = make_train_step(train_model, optimizer, fast, device, batch_shape, logger.message)
     if saved is not None:
         logger.message(f"resuming {run_dir} from iteration {iteration}")
     logger.message(f"{model_id(cfg.model)} on {cfg.data.name}: {count_params(model):,} parameters, {data.train_size:,} training images, device {device}, fast path: {fast.describe()}")
@@ -121,8 +122,7 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     try:
         while iteration < recipe.max_iters:
             lr = learning_rate(iteration, recipe, schedule)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            set_learning_rate(optimizer, lr)
             images, labels = data.train.next_batch()
             loss_sum, wrong = step(images, labels)
             window.add(loss_sum, wrong, len(labels))
