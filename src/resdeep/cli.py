@@ -33,6 +33,12 @@ def _bench(args: List[str]) -> int:
     return run_bench_command(args)
 
 
+def _analyze(args: List[str]) -> int:
+    from resdeep.analysis.command import run_analyze_command
+
+    return run_analyze_command(args)
+
+
 def _demo(args: List[str]) -> int:
     from resdeep.demo import run_demo_command
 
@@ -44,6 +50,7 @@ COMMANDS: Dict[str, Tuple[Callable[[List[str]], int], str]] = {
     "summary": (_summary, "print a network's layer table, exact parameter count and multiply-adds"),
     "report": (_report, "turn run folders into the paper's Figure 6 and Table 6 (report.md, curves.csv, figure.png)"),
     "bench": (_bench, "measure training images/s against a conventional PyTorch loop on the same device"),
+    "analyze": (_analyze, "look inside trained runs: responses, gradients, init, lesion, landscape (figure + CSV each)"),
     "demo": (_demo, "plain vs residual nets on the built-in data set, then the report (offline, CPU, minutes)"),
 }
 

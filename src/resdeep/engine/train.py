@@ -138,6 +138,10 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
                     logger.scalar("diverged", 1.0, iteration)
                     break
                 logger.train_point(iteration, train_error, train_loss, lr, stopwatch.rate())
+                if trainer.log_grad_norms:
+                    for name, parameter in model.named_parameters():
+                        if parameter.dim() == 4 and parameter.grad is not None:  # conv weights, last step's gradient
+                            logger.scalar(f"grad_norm/{name}", parameter.grad.norm().item(), iteration)
                 if end_warmup_if_ready(schedule, train_error, iteration, recipe):
                     logger.message(f"warm-up ended at iteration {iteration} (training error {train_error:.1f}% < {recipe.warmup_until_error}%): lr {recipe.lr}", iteration)
 

@@ -1,0 +1,266 @@
+"""`resdeep analyze <what> [RUN_DIR...] [overrides] [options]`: one figure, one CSV and TensorBoard scalars each."""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+from pathlib import Path
+from typing import Dict, List
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from resdeep.errors import UserError  # noqa: E402
+
+ANALYSES = {
+    "responses": "std of each 3x3 layer's response on the test set, by layer and sorted (the paper's Figure 7)",
+    "gradients": "per-layer gradient norms at initialisation and trained; shattered gradients along a 1-D input sweep",
+    "init": "activation mean/std layer by layer in a deep plain stack: Xavier vs He, ReLU vs tanh",
+    "lesion": "test error with each block deleted in turn (Veit et al. 2016)",
+    "landscape": "loss along one or two filter-normalised random directions (Li et al. 2018)",
+}
+HELP = "usage: resdeep analyze <what> [RUN_DIR...] [overrides] [--out DIR] [options]\n\n" + "\n".join(
+    f"  {name:<10} {text}" for name, text in ANALYSES.items()
+) + """
+
+Runs are given as folders (a run folder, or one holding several, e.g. outputs/demo) or as the overrides
+that name a run, as for train (e.g. model=resnet56 data=cifar10). Output: <what>.png and <what>.csv in
+RUN_DIR/analysis (or the runs' common folder, or --out), scalars under analysis/ in each run's TensorBoard.
+options: --device auto|cpu|cuda  --images N (test images for responses/lesion, default all)
+  --batches N (training batches, default 4)  --resolution N (landscape grid,
+default 21)  --dims 1|2 (landscape)  --span X (landscape, default 1.0)  --depth N --width N (init)"""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(f"analyze: {message}")
+
+
+def run_folders(positional: List[str]) -> List[Path]:
+    """Run folders from folder arguments and from train-style overrides."""
+    from resdeep.report.runs import find_runs
+
+    folders = [Path(p) for p in positional if "=" not in p]
+    overrides = [p for p in positional if "=" in p]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        raise UserError(f"analyze: no such folder: {', '.join(missing)}")
+    runs = [run.folder for run in find_runs(folders)] if folders else []
+    if overrides:
+        from resdeep.compose import load_config
+        from resdeep.config import model_id
+
+        cfg = load_config(overrides)
+        folder = Path(cfg.out_dir) / cfg.name / cfg.data.name / model_id(cfg.model) / f"seed{cfg.seed}"
+        if not (folder / "run.json").is_file():
+            raise UserError(f"analyze: no run at {folder} (from {' '.join(overrides)}); train it first or give its folder")
+        runs.append(folder.resolve())
+    return runs
+
+
+def output_folder(runs: List[Path], out: Path | None) -> Path:
+    if out is not None:
+        return out
+    if not runs:
+        return Path("outputs") / "analysis"
+    if len(runs) == 1:
+        return runs[0] / "analysis"
+    return Path(os.path.commonpath([str(r) for r in runs])) / "analysis"
+
+
+class FirstImages:
+    """The first `limit` images of an evaluation set (all of them when limit is None)."""
+
+    def __init__(self, eval_set, limit):
+        self.eval_set, self.limit = eval_set, limit
+
+    def __iter__(self):
+        seen = 0
+        for images, labels in self.eval_set:
+            if self.limit is not None and seen >= self.limit:
+                return
+            keep = len(labels) if self.limit is None else min(len(labels), self.limit - seen)
+            seen += keep
+            yield images[:keep], labels[:keep]
+
+
+def test_images(run, options):
+    return FirstImages(run.data.eval_sets["test"], options.images)
+
+
+def write_csv(path: Path, rows: List[Dict]) -> None:
+    with open(path, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def tensorboard_scalars(run_folder: Path, tag: str, values: List[float]) -> None:
+    """values[i] as tag at step i in the run's TensorBoard log, plus their histogram."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_folder / "tb"))
+    for step, value in enumerate(values):
+        writer.add_scalar(tag, value, step)
+    writer.add_histogram(tag + "_histogram", torch.tensor(values), 0)
+    writer.close()
+
+
+def analyze_responses(runs, options, device) -> List[Dict]:
+    from resdeep.analysis.loading import load_trained_run
+    from resdeep.analysis.responses import layer_response_stds
+
+    rows, figure = [], plt.figure(figsize=(10, 4))
+    by_index, by_rank = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    for folder in runs:
+        run = load_trained_run(folder, device)
+        stds = layer_response_stds(run.model, test_images(run, options))
+        if not stds:
+            raise UserError(f"analyze responses: {run.label} has no basic 3x3 blocks to measure (CIFAR nets with block=basic)")
+        values = [std for _, std in stds]
+        style = "--" if run.label.startswith("plain") else "-"
+        by_index.plot(range(1, len(values) + 1), values, style, label=run.label)
+        by_rank.plot(range(1, len(values) + 1), sorted(values, reverse=True), style, label=run.label)
+        rows += [{"run": run.label, "folder": str(folder), "layer_index": i + 1, "layer": name, "std": std} for i, (name, std) in enumerate(stds)]
+        tensorboard_scalars(folder, "analysis/response_std", values)
+    by_index.set(title="layer responses", xlabel="layer index (original)", ylabel="std")
+    by_rank.set(title="sorted by magnitude", xlabel="layer index (sorted)", ylabel="std")
+    for axis in (by_index, by_rank):
+        axis.legend(fontsize=8), axis.grid(alpha=0.3)
+    return rows, figure
+
+
+def analyze_gradients(runs, options, device) -> List[Dict]:
+    from resdeep.analysis.gradients import autocorrelation, input_gradient_sweep, layer_gradient_norms
+    from resdeep.analysis.loading import fresh_model, load_trained_run
+
+    rows, (figure, axes) = [], plt.subplots(1, 3, figsize=(15, 4))
+    for folder in runs:
+        run = load_trained_run(folder, device)
+        batches = [run.data.train.next_batch() for _ in range(options.batches)]
+        initial = fresh_model(run, run.config.seed)
+        style = "--" if run.label.startswith("plain") else "-"
+        for when, model in (("init", initial), ("trained", run.model)):
+            norms = layer_gradient_norms(model, batches)
+            axes[0].semilogy([r["layer"] for r in norms], [r["grad_norm"] for r in norms], style, alpha=1.0 if when == "init" else 0.5, label=f"{run.label} ({when})")
+            rows += [{"run": run.label, "measure": f"grad_norm_{when}", "x": r["layer"], "value": r["grad_norm"]} for r in norms]
+            tensorboard_scalars(folder, f"analysis/grad_norm_{when}", [r["grad_norm"] for r in norms])
+        image = next(iter(run.data.eval_sets["test"]))[0][0]
+        signal = input_gradient_sweep(initial, image)
+        scale = max(abs(v) for v in signal) or 1.0
+        axes[1].plot([v / scale for v in signal], style, linewidth=0.8, label=run.label)
+        correlation = autocorrelation(signal)
+        axes[2].plot(correlation, style, marker=".", label=run.label)
+        rows += [{"run": run.label, "measure": "input_gradient", "x": i, "value": v} for i, v in enumerate(signal)]
+        rows += [{"run": run.label, "measure": "autocorrelation", "x": lag, "value": v} for lag, v in enumerate(correlation)]
+        tensorboard_scalars(folder, "analysis/gradient_autocorrelation", correlation)
+    axes[0].set(title="weight-gradient norm by layer", xlabel="conv layer", ylabel="norm")
+    axes[1].set(title="d logit / d input along a line (init)", xlabel="position along the line", ylabel="gradient (scaled)")
+    axes[2].set(title="autocorrelation of that gradient", xlabel="lag", ylabel="correlation")
+    for axis in axes:
+        axis.legend(fontsize=7), axis.grid(alpha=0.3)
+    return rows, figure
+
+
+def analyze_init(runs, options, device) -> List[Dict]:
+    from resdeep.analysis.init_stats import activation_stats
+
+    rows, figure = [], plt.figure(figsize=(6, 4))
+    axis = figure.add_subplot(1, 1, 1)
+    for scheme in ("xavier", "he"):
+        for activation in ("relu", "tanh"):
+            stats = activation_stats(options.depth, options.width, scheme, activation)
+            rows += stats
+            axis.semilogy([r["layer"] for r in stats], [r["std"] for r in stats], "-" if scheme == "he" else "--", label=f"{scheme}, {activation}")
+    axis.set(title=f"activation std in a {options.depth}-layer plain stack (no BN)", xlabel="layer", ylabel="std")
+    axis.legend(), axis.grid(alpha=0.3)
+    return rows, figure
+
+
+def analyze_lesion(runs, options, device) -> List[Dict]:
+    from resdeep.analysis.lesion import lesion_errors
+    from resdeep.analysis.loading import load_trained_run
+
+    rows, figure = [], plt.figure(figsize=(7, 4))
+    axis = figure.add_subplot(1, 1, 1)
+    for folder in runs:
+        run = load_trained_run(folder, device)
+        errors = lesion_errors(run.model, test_images(run, options))
+        baseline, lesions = errors[0]["test_error"], errors[1:]
+        line = axis.plot([r["deleted_block"] for r in lesions], [r["test_error"] for r in lesions], "--" if run.label.startswith("plain") else "-", marker=".", label=run.label)
+        axis.axhline(baseline, color=line[0].get_color(), linewidth=0.8, alpha=0.5)
+        rows += [{"run": run.label, **r} for r in errors]
+        tensorboard_scalars(folder, "analysis/lesion_test_error", [r["test_error"] for r in lesions])
+    axis.set(title="deleting one block at test time (thin lines: nothing deleted)", xlabel="deleted block", ylabel="test error (%)")
+    axis.legend(fontsize=8), axis.grid(alpha=0.3)
+    return rows, figure
+
+
+def analyze_landscape(runs, options, device) -> List[Dict]:
+    from resdeep.analysis.landscape import loss_surface
+    from resdeep.analysis.loading import load_trained_run
+
+    rows = []
+    figure, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 4), squeeze=False)
+    for axis, folder in zip(axes[0], runs):
+        run = load_trained_run(folder, device)
+        batches = [run.data.train.next_batch() for _ in range(options.batches)]
+        surface = loss_surface(run.model, batches, options.resolution, options.dims, options.span)
+        rows += [{"run": run.label, **r} for r in surface]
+        losses = [r["loss"] for r in surface]
+        if options.dims == 1:
+            axis.plot([r["alpha"] for r in surface], losses)
+            axis.set(xlabel="alpha", ylabel="training loss")
+        else:
+            grid = torch.tensor(losses).view(options.resolution, options.resolution)
+            steps = torch.linspace(-options.span, options.span, options.resolution)
+            contour = axis.contour(steps, steps, grid.log10(), levels=20)
+            figure.colorbar(contour, ax=axis, label="log10 loss")
+            axis.set(xlabel="alpha", ylabel="beta")
+        axis.set_title(f"{run.label}: loss landscape")
+        axis.grid(alpha=0.3)
+        tensorboard_scalars(folder, "analysis/landscape_loss", losses)
+    return rows, figure
+
+
+HANDLERS = {"responses": analyze_responses, "gradients": analyze_gradients, "init": analyze_init,
+            "lesion": analyze_lesion, "landscape": analyze_landscape}
+
+
+def run_analyze_command(args: List[str]) -> int:
+    if not args or args[0] in ("-h", "--help"):
+        print(HELP)
+        return 0 if args else 2
+    what = args[0]
+    if what not in HANDLERS:
+        raise UserError(f"analyze: unknown analysis '{what}'; choose one of: {', '.join(HANDLERS)}")
+    parser = ArgumentParser(prog=f"resdeep analyze {what}", add_help=False)
+    parser.add_argument("items", nargs="*")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--batches", type=int, default=4)
+    parser.add_argument("--resolution", type=int, default=21)
+    parser.add_argument("--dims", type=int, default=1, choices=[1, 2])
+    parser.add_argument("--span", type=float, default=1.0)
+    parser.add_argument("--images", type=int, default=None)
+    parser.add_argument("--depth", type=int, default=30)
+    parser.add_argument("--width", type=int, default=64)
+    options = parser.parse_args(args[1:])
+    if min(options.batches, options.resolution, options.depth, options.width, options.images or 1) < 1:
+        raise UserError("analyze: --images, --batches, --resolution, --depth and --width must be positive")
+    runs = run_folders(options.items)
+    if what != "init" and not runs:
+        raise UserError(f"analyze {what}: no runs found; give run folders (e.g. outputs/demo) or overrides naming a run")
+    device = torch.device("cuda" if options.device == "cuda" or (options.device == "auto" and torch.cuda.is_available()) else "cpu")
+    rows, figure = HANDLERS[what](runs, options, device)
+    out = output_folder(runs, options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(out / f"{what}.png", dpi=120)
+    plt.close(figure)
+    write_csv(out / f"{what}.csv", rows)
+    print(f"analyze {what}: {len(runs)} run(s) -> {out / f'{what}.png'}, {out / f'{what}.csv'}")
+    return 0
