@@ -18,19 +18,21 @@ def resdeep(*args, cwd=None, timeout=600, env=None):
     )
 
 
+def copy_shared(tmp_path, name):
+    """A private copy of ../shared/data/<name>, so tests never write into shared data."""
+    source = SHARED_DATA / name
+    if not source.is_dir():
+        pytest.skip(f"../shared/data/{name} is not here")
+    return Path(shutil.copytree(source, tmp_path / name))
+
+
 @pytest.fixture
 def cifar_copy(tmp_path):
-    """A private copy of the CIFAR-10 subset in its python-batches format."""
-    source = SHARED_DATA / "cifar10"
-    if not source.is_dir():
-        pytest.skip("../shared/data/cifar10 is not here")
-    return Path(shutil.copytree(source, tmp_path / "cifar10"))
+    """The CIFAR-10 subset in its python-batches format."""
+    return copy_shared(tmp_path, "cifar10")
 
 
 @pytest.fixture
 def mnist_copy(tmp_path):
-    """A private copy of the MNIST subset in its gzipped IDX format."""
-    source = SHARED_DATA / "mnist"
-    if not source.is_dir():
-        pytest.skip("../shared/data/mnist is not here")
-    return Path(shutil.copytree(source, tmp_path / "mnist"))
+    """The MNIST subset in its gzipped IDX format."""
+    return copy_shared(tmp_path, "mnist")

@@ -1,5 +1,6 @@
 """Data sets read from their real on-disk formats, and the paper's augmentation done on the device."""
 import gzip
+import json
 import pickle
 import struct
 
@@ -268,3 +269,34 @@ def test_image_folder_problems_name_the_path(tmp_path):
     (tmp_path / "train" / "bird").mkdir()
     with pytest.raises(UserError, match="train/bird has no images"):
         build_data(imagenet_config(tmp_path), 4, 4, CPU, seed=0)
+
+
+def short_train(out_dir, *overrides, model=("model=resnet20", "model.depth=8")):
+    from conftest import resdeep
+
+    return resdeep("train", *model, "recipe=smoke", "recipe.max_iters=6", "trainer.eval_every=6",
+                   "trainer.progress=off", "trainer.device=cpu", f"out_dir={out_dir}", *overrides)
+
+
+def test_train_runs_on_the_real_cifar10_and_mnist_subsets(tmp_path, cifar_copy, mnist_copy):
+    for data, root in (("cifar10", cifar_copy), ("mnist", mnist_copy)):
+        done = short_train(tmp_path, f"data={data}", f"data.root={root}")
+        assert done.returncode == 0, done.stderr
+        result = json.loads((tmp_path / "default" / data / "resnet8" / "seed0" / "result.json").read_text())
+        assert result["status"] == "finished" and result["params"] == (75_290 if data == "cifar10" else 75_002)
+
+
+def test_train_runs_on_an_image_folder(tmp_path):
+    write_image_tree(tmp_path / "tree")
+    small_images = ["data.crop_size=32", "data.test_resize=36", "data.scale_min=36", "data.scale_max=48", "data.workers=0"]
+    done = short_train(tmp_path, "data=imagenet", f"data.root={tmp_path / 'tree'}", "recipe.batch_size=4", *small_images,
+                       model=["model=resnet18"])
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "default" / "imagenet" / "resnet18" / "seed0" / "result.json").read_text())
+    assert result["status"] == "finished" and result["iterations"] == 6
+
+
+def test_missing_data_on_the_command_line_is_one_line_and_no_traceback(tmp_path):
+    done = short_train(tmp_path, "data=cifar10", f"data.root={tmp_path / 'none'}", "data.download=false")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "cifar-10-batches-py" in done.stderr and "data.root" in done.stderr

@@ -170,7 +170,10 @@ def validate_model(model: ModelConfig) -> None:
         _choice(model.block, CIFAR_BLOCKS, "model.block")
         _require(model.width >= 1, f"model.width={model.width} must be a positive number of filters")
     else:
-        _choice(model.depth, IMAGENET_DEPTHS, "model.depth (ImageNet family)")
+        _require(
+            model.depth in IMAGENET_DEPTHS,
+            f"model.depth={model.depth} is not an ImageNet depth of Table 1; choose one of: {', '.join(map(str, IMAGENET_DEPTHS))}",
+        )
         _choice(model.bottleneck_stride, BOTTLENECK_STRIDES, "model.bottleneck_stride")
         _require(model.block == "basic", "model.block=preact is offered for the CIFAR family only")
 
