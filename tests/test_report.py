@@ -53,7 +53,8 @@ def test_report_groups_a_mixed_folder_like_figure_6_and_table_6(tmp_path):
     assert rows["resnet56"][2] == "(42.00)" and "in progress (iter 100/64000)" in rows["resnet56"][6]
     assert rows["resnet110"][2] == "diverged"
     assert "| resnet20 | 20 | 269,434 | 1.50 |" in report.split("### mnist")[1]  # one input channel
-    assert "cifar10, plain: deeper trains WORSE (the degradation problem)" in report
+    assert "cifar10, plain: deeper trains worse by 10.8 points (the degradation problem)" in report
+    assert "cifar10, resnet: deeper trains worse by 32.0 points: final training error resnet-56 40.00%" in report
     with open(tmp_path / "out" / "curves.csv") as stream:
         curve_rows = list(csv.DictReader(stream))
     assert len(curve_rows) == 3 + 3 + 3 + 3 + 1 + 2

@@ -28,7 +28,9 @@ def run_demo_command(args: List[str]) -> int:
     folder = Path(cfg.out_dir) / cfg.name
     written = write_report([folder], folder)
     print()
-    print("Demo finished. The degradation problem, on the built-in synthetic data set:")
+    print("Demo finished, on the built-in synthetic data set (it shows optimisation, not CIFAR-10 accuracy):")
+    for finding in written["findings"]:
+        print(" ", finding.lstrip("- "))
     print(f"  figure:      {written['figures'][0]}")
     print(f"  table:       {written['report']}")
     print(f"  curves:      {written['csv']}")

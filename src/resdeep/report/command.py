@@ -42,7 +42,7 @@ def write_report(folders: List[Path], out: Path) -> dict:
     ]
     report = out / "report.md"
     report.write_text("\n".join(text))
-    return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures}
+    return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures, "findings": findings}
 
 
 def run_report_command(args: List[str]) -> int:

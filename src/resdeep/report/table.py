@@ -79,7 +79,10 @@ def degradation_findings(runs: List[Run]) -> List[str]:
         if len(by_depth) < 2:
             continue
         (shallow, shallow_error), (deep, deep_error) = by_depth[0], by_depth[-1]
-        trend = "deeper trains WORSE (the degradation problem)" if deep_error > shallow_error else "deeper trains better"
+        gap = deep_error - shallow_error
+        trend = f"deeper trains worse by {gap:.1f} points" if gap > 0 else f"deeper trains better by {-gap:.1f} points"
+        if gap > 0 and family == "plain":
+            trend += " (the degradation problem)"
         findings.append(
             f"- {data}, {family}: {trend}: final training error {family}-{deep} {deep_error:.2f}% vs {family}-{shallow} {shallow_error:.2f}%"
         )
