@@ -41,7 +41,7 @@ def draw_figure(runs: List[Run], out_stem: Path) -> List[Path]:
         axis.set_xlabel("iterations")
         axis.grid(alpha=0.3)
         if axis.get_legend_handles_labels()[0]:
-            axis.legend(loc="upper right", fontsize=8, title="depth (bold: test)", title_fontsize=8)
+            axis.legend(loc="best", fontsize=8, title="depth (bold: test)", title_fontsize=8)
     axes[0][0].set_ylabel("error (%)")
     axes[0][0].set_ylim(0, min(100, top * 1.08 + 1))
     style_key = [Line2D([], [], color="grey", linestyle="--", linewidth=1.0, label="train error"),
