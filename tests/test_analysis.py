@@ -1,7 +1,6 @@
 """The analyses reproduce known effects on tiny networks and the built-in data set."""
 import csv
 import math
-from pathlib import Path
 
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -91,7 +91,7 @@ def test_sigterm_saves_a_checkpoint_and_the_resumed_run_is_bitwise_identical(tmp
 
     resumed = resdeep("train", *tiny(tmp_path, "name=cut", iters=iters))
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming" in resumed.stdout
+    assert "resuming" in resumed.stdout
     a, b = final_weights(run_dir(tmp_path, "whole"), iters), final_weights(run_dir(tmp_path, "cut"), iters)
     assert all(torch.equal(a[key], b[key]) for key in a), "resumed weights must be bitwise equal"
     assert metrics(run_dir(tmp_path, "whole")) == metrics(run_dir(tmp_path, "cut"))

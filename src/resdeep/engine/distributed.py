@@ -8,7 +8,6 @@ import torch
 import torch.distributed as torch_dist
 from torch import nn
 
-from resdeep.errors import UserError
 
 
 @dataclass
@@ -38,12 +37,6 @@ def setup_world(device_choice: str) -> World:
             torch.cuda.set_device(world.local_rank)
         torch_dist.init_process_group("nccl" if use_cuda else "gloo")
     return world
-
-
-def check_batch_split(batch_size: int, world: World) -> None:
-    """The recipe's batch is the global batch: it must split evenly across the processes."""
-    if batch_size % world.size:
-        raise UserError(f"recipe.batch_size={batch_size} does not divide among {world.size} processes; choose a multiple of {world.size}")
 
 
 def all_reduce_sum(tensor: torch.Tensor, world: World) -> torch.Tensor:

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from resdeep.config import Config, model_id
 from resdeep.data import build_data
 from resdeep.engine.checkpoint import load_latest_checkpoint, save_checkpoint
-from resdeep.engine.distributed import World, all_reduce_sum, check_batch_split, convert_sync_batchnorm
+from resdeep.engine.distributed import World, all_reduce_sum, convert_sync_batchnorm
 from resdeep.engine.evaluate import evaluate
 from resdeep.engine.fastpath import make_optimizer, make_train_step, resolve_fast_path, set_learning_rate
 from resdeep.engine.logger import RunLogger, Stopwatch
@@ -78,7 +78,6 @@ class TrainWindow:
 def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     """Train one run to recipe.max_iters (resuming from its latest checkpoint); returns the result record."""
     recipe, trainer = cfg.recipe, cfg.trainer
-    check_batch_split(recipe.batch_size, world)
     device = pick_device(trainer.device, world)
     torch.manual_seed(cfg.seed), np.random.seed(cfg.seed), random.seed(cfg.seed)
     torch.backends.cudnn.benchmark = trainer.cudnn_benchmark
