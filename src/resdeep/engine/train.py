@@ -116,7 +116,7 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     started, stopwatch, diverged = time.perf_counter(), Stopwatch(), False
     last_train = (math.nan, math.nan)
     best_test_error = min((r["test_error"] for r in records), default=None)
-    stop_check_every = 1 if not world.enabled else min(trainer.log_every, 10)
+    stop_check_every = min(trainer.log_every, 10)
     stopping = False
     try:
         while iteration < recipe.max_iters:
@@ -161,7 +161,9 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
                     logger.message(f"plateau: learning rate divided at iteration {iteration}", iteration)
                 stopwatch.restart()
 
-            if not stopping and iteration % stop_check_every == 0:
+            if not world.enabled:
+                stopping = stop.requested  # a Python flag: no device sync per iteration
+            elif not stopping and iteration % stop_check_every == 0:  # every rank must stop at the same iteration
                 stopping = bool(all_reduce_sum(torch.tensor([float(stop.requested)], device=device), world).item())
             if stopping or iteration % trainer.checkpoint_every == 0 or iteration == recipe.max_iters:
                 if world.is_main:
