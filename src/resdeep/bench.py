@@ -63,17 +63,13 @@ def timed(run_one, iterations: int, warmup: int, batch: int, device: torch.devic
 
 def bench_engine(cfg: Config, device: torch.device, iterations: int, warmup: int) -> tuple[dict, dict]:
     """resdeep's own path: device-resident loader, fast-path switches, TrainStep. Also the loader alone."""
-    from resdeep.data import build_data
-    from resdeep.engine.fastpath import make_optimizer, make_train_step, resolve_fast_path
-    from resdeep.models import build_model
+    from resdeep.engine.distributed import World
+    from resdeep.engine.fastpath import make_train_step
+    from resdeep.engine.train import build_training, local_batch_shape
 
     reset_peak_memory(device)
-    fast = resolve_fast_path(cfg.trainer, device)
-    data = build_data(cfg.data, cfg.recipe.batch_size, cfg.trainer.eval_batch_size, device, cfg.seed, compile_augmentation=fast.compile)
-    model = build_model(cfg.model, data.shape.channels, data.shape.num_classes)
-    model = model.to(device, memory_format=torch.channels_last if fast.channels_last else torch.preserve_format)
-    batch_shape = (cfg.recipe.batch_size, data.shape.channels, data.shape.size, data.shape.size)
-    step = make_train_step(model, make_optimizer(model, cfg.recipe, fast), fast, device, batch_shape)
+    fast, data, model, optimizer = build_training(cfg, device, World())
+    step = make_train_step(model, optimizer, fast, device, local_batch_shape(cfg, data, World()))
     totals = torch.zeros(2, device=device, dtype=torch.float64)
 
     def train_one():

@@ -75,19 +75,29 @@ class TrainWindow:
         return 100.0 * wrong / max(images, 1), loss_sum / max(images, 1)
 
 
+def build_training(cfg: Config, device: torch.device, world: World):
+    """(fast path, data, model on the device, optimizer): the set-up `train` and `resdeep bench` share."""
+    fast = resolve_fast_path(cfg.trainer, device, world.enabled)
+    data = build_data(cfg.data, cfg.recipe.batch_size, cfg.trainer.eval_batch_size, device, cfg.seed, world.rank, world.size, fast.compile)
+    model = build_model(cfg.model, data.shape.channels, data.shape.num_classes)
+    if cfg.trainer.sync_bn and world.enabled:
+        model = convert_sync_batchnorm(model, device)
+    model = model.to(device, memory_format=torch.channels_last if fast.channels_last else torch.preserve_format)
+    return fast, data, model, make_optimizer(model, cfg.recipe, fast)
+
+
+def local_batch_shape(cfg: Config, data, world: World) -> tuple:
+    """The shape of this process's share of one training batch."""
+    return (cfg.recipe.batch_size // world.size, data.shape.channels, data.shape.size, data.shape.size)
+
+
 def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     """Train one run to recipe.max_iters (resuming from its latest checkpoint); returns the result record."""
     recipe, trainer = cfg.recipe, cfg.trainer
     device = pick_device(trainer.device, world)
     torch.manual_seed(cfg.seed), np.random.seed(cfg.seed), random.seed(cfg.seed)
     torch.backends.cudnn.benchmark = trainer.cudnn_benchmark
-    fast = resolve_fast_path(trainer, device, world.enabled)
-    data = build_data(cfg.data, recipe.batch_size, trainer.eval_batch_size, device, cfg.seed, world.rank, world.size, fast.compile)
-    model = build_model(cfg.model, data.shape.channels, data.shape.num_classes)
-    if trainer.sync_bn and world.enabled:
-        model = convert_sync_batchnorm(model, device)
-    model = model.to(device, memory_format=torch.channels_last if fast.channels_last else torch.preserve_format)
-    optimizer = make_optimizer(model, recipe, fast)
+    fast, data, model, optimizer = build_training(cfg, device, world)
     schedule = ScheduleState(warming_up=needs_warmup(recipe, cfg.model.depth))
     window = TrainWindow(device)
     iteration, records, elapsed_before = 0, [], 0.0
@@ -107,8 +117,7 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     config_text = OmegaConf.to_yaml(OmegaConf.structured(cfg))
     logger = RunLogger(run_dir, iteration, recipe.max_iters, config_text, trainer.progress, enabled=world.is_main)
-    batch_shape = (recipe.batch_size // world.size, data.shape.channels, data.shape.size, data.shape.size)
-    step = make_train_step(train_model, optimizer, fast, device, batch_shape, logger.message)
+    step = make_train_step(train_model, optimizer, fast, device, local_batch_shape(cfg, data, world), logger.message)
     if saved is not None:
         logger.message(f"resuming {run_dir} from iteration {iteration}")
     logger.message(f"{model_id(cfg.model)} on {cfg.data.name}: {count_params(model):,} parameters, {data.train_size:,} training images, device {device}, fast path: {fast.describe()}")
