@@ -183,6 +183,55 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
         assert torch.allclose(one[key].float(), two[key].float(), atol=1e-5, rtol=0), key
 
 
+def resdeep_workers(parent):
+    """Ids of the resdeep processes whose parent is `parent` (Linux /proc)."""
+    workers = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            parent_id = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent_id == parent and b"resdeep" in command:
+            workers.append(int(proc.name))
+    return workers
+
+
+def torchrun(*args, max_restarts=0):
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               f"--max-restarts={max_restarts}", "-m", "resdeep", "train", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds torchrun's workers through /proc")
+def test_torchrun_restarts_a_killed_worker_and_the_run_resumes_bitwise_identical(tmp_path):
+    iters = 120
+    args = tiny(tmp_path, "trainer.checkpoint_every=10", "trainer.eval_every=40", iters=iters)
+    whole = torchrun(*args, "name=whole")
+    _, stderr = whole.communicate(timeout=300)
+    assert whole.returncode == 0, stderr[-3000:]
+
+    cut = torchrun(*args, "name=cut", max_restarts=1)
+    first_checkpoint = run_dir(tmp_path, "cut") / "checkpoints" / "iter_00000010.pt"
+    deadline = time.time() + 120
+    while not first_checkpoint.exists() and time.time() < deadline and cut.poll() is None:
+        time.sleep(0.05)
+    workers = resdeep_workers(cut.pid)
+    assert len(workers) == 2 and cut.poll() is None, "both workers should be training"
+    os.kill(max(workers), signal.SIGKILL)  # a worker dies without warning: no checkpoint of its own
+    stdout, stderr = cut.communicate(timeout=300)
+    assert cut.returncode == 0, stderr[-3000:]
+    assert "resuming" in stdout + stderr, "the restarted workers must resume from the checkpoint"
+    stopped_at = min(int(p.stem.split("_")[1]) for p in (run_dir(tmp_path, "cut") / "checkpoints").glob("iter_*.pt"))
+    assert stopped_at < iters
+
+    a, b = final_weights(run_dir(tmp_path, "whole"), iters), final_weights(run_dir(tmp_path, "cut"), iters)
+    assert all(torch.equal(a[key], b[key]) for key in a), "the resumed weights must be bitwise equal"
+    assert metrics(run_dir(tmp_path, "whole")) == metrics(run_dir(tmp_path, "cut"))
+    assert scalars(run_dir(tmp_path, "whole"), "error/train") == scalars(run_dir(tmp_path, "cut"), "error/train")
+
+
 def test_bf16_autocast_and_channels_last_train_like_fp32_on_the_cpu(tmp_path):
     common = ["data.train_size=2048", "data.test_size=256", "recipe.max_iters=300", "recipe.milestones=[]",
               "trainer.log_every=100", "trainer.eval_every=300"]

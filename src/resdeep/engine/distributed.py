@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as torch_dist
 from torch import nn
-
+from torch.distributed.constants import default_pg_timeout
 
 
 @dataclass
@@ -35,8 +36,32 @@ def setup_world(device_choice: str) -> World:
         use_cuda = device_choice != "cpu" and torch.cuda.is_available()
         if use_cuda:
             torch.cuda.set_device(world.local_rank)
-        torch_dist.init_process_group("nccl" if use_cuda else "gloo")
+        backend = "nccl" if use_cuda else "gloo"
+        store = attempt_store()
+        if store is None:
+            torch_dist.init_process_group(backend)
+        else:
+            torch_dist.init_process_group(backend, store=store, rank=world.rank, world_size=world.size)
     return world
+
+
+def attempt_store():
+    """A key-value store of this torchrun attempt's own, or None for torch's default.
+
+    torchrun keeps one store across worker restarts (`--max-restarts`) and the process group's keys
+    are not separated by attempt (PyTorch issue #135712): a restarted group reads the addresses of the
+    workers that died and cannot connect. On one node every worker has the same restart count, so a
+    prefix per attempt separates them. Across nodes the counts can differ; there PyTorch's own switch,
+    TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 for torchrun, gives each attempt a fresh store."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    if int(os.environ.get("GROUP_WORLD_SIZE", "1")) > 1:
+        if int(os.environ.get("TORCHELASTIC_MAX_RESTARTS", "0")) > 0 and os.environ.get("RANK") == "0":
+            print("resdeep: warning: restarts across several nodes need TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 "
+                  "in torchrun's environment (PyTorch issue #135712), or the restarted workers cannot connect", file=sys.stderr)
+        return None
+    shared = torch_dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False, timeout=default_pg_timeout)
+    return torch_dist.PrefixStore(f"resdeep/attempt{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/", shared)
 
 
 def all_reduce_sum(tensor: torch.Tensor, world: World) -> torch.Tensor:
