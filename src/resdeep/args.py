@@ -1,9 +1,24 @@
 """The few flags shared by commands that take Hydra-style overrides but are not Hydra jobs."""
 from __future__ import annotations
 
+import argparse
 from typing import List, Optional, Tuple
 
 from resdeep.errors import UserError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line (a UserError: exit 2, no usage block, no traceback)."""
+
+    def error(self, message):
+        raise UserError(f"{self.prog.removeprefix('resdeep ')}: {message} (--help shows the options)")
+
+
+def one_line_errors(parser: argparse.ArgumentParser, prog: str) -> argparse.ArgumentParser:
+    """Make an existing parser (Hydra's) report errors as OneLineParser does."""
+    parser.prog = prog
+    parser.error = OneLineParser.error.__get__(parser)
+    return parser
 
 
 def split_config_dir(args: List[str]) -> Tuple[List[str], Optional[str]]:

@@ -6,7 +6,6 @@ transforms in DataLoader workers, fp32, eager, and `.item()` on the loss every i
 """
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import time
@@ -18,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from resdeep.args import split_config_dir
+from resdeep.args import OneLineParser, split_config_dir
 from resdeep.compose import load_config
 from resdeep.config import Config, model_id
 from resdeep.errors import UserError
@@ -152,7 +151,7 @@ def run_bench_command(args: List[str]) -> int:
     if "--help" in args or "-h" in args:
         print(HELP)
         return 0
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = OneLineParser(prog="resdeep bench", add_help=False)
     parser.add_argument("--iters", type=int)
     parser.add_argument("--warmup", type=int)
     parser.add_argument("--json", type=Path)
@@ -168,10 +167,10 @@ def run_bench_command(args: List[str]) -> int:
     torch.backends.cudnn.benchmark = cfg.trainer.cudnn_benchmark
     torch.manual_seed(cfg.seed), np.random.seed(cfg.seed)
     cuda = device.type == "cuda"
-    iterations = options.iters or (200 if cuda else 10)
+    iterations = options.iters if options.iters is not None else (200 if cuda else 10)
     warmup = options.warmup if options.warmup is not None else (30 if cuda else 2)
-    if iterations <= 0 or warmup < 0:
-        raise UserError("--iters must be positive and --warmup not negative")
+    if iterations <= 0 or warmup < 0 or options.workers < 0:
+        raise UserError(f"bench: --iters must be at least 1 (got {iterations}), --warmup and --workers at least 0")
     name = torch.cuda.get_device_name(device) if cuda else f"CPU ({torch.get_num_threads()} threads)"
     print(f"bench: {model_id(cfg.model)} on {cfg.data.name}, batch {cfg.recipe.batch_size}, {iterations} timed iterations after {warmup} warm-up, {name}")
     engine, loader = bench_engine(cfg, device, iterations, warmup)

@@ -17,6 +17,9 @@ def run_demo_command(args: List[str]) -> int:
     if "--help" in args or "-h" in args:
         print(HELP)
         return 0
+    options = [arg for arg in args if arg.startswith("-")]
+    if options:
+        raise UserError(f"demo: unknown option '{options[0]}'; the demo takes config overrides only, e.g. resdeep demo trainer.device=cuda")
     from resdeep.report.command import write_report
     from resdeep.train_command import run_train_command
 

@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from resdeep.args import one_line_errors
 from resdeep.compose import check_train_arguments, config_dir
 from resdeep.config import register_configs
 from resdeep.errors import USAGE_EXIT_CODE, UserError
@@ -46,7 +47,7 @@ def train_job(cfg: DictConfig) -> dict | None:
 
 def run_train_command(args: List[str]) -> int:
     """Validate the whole command up front, then run it through @hydra.main."""
-    parsed = get_args_parser().parse_args(args)
+    parsed = one_line_errors(get_args_parser(), "resdeep train").parse_args(args)
     informational = parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion or parsed.cfg
     if not informational:
         check_train_arguments(parsed.overrides, parsed.config_dir, parsed.multirun)

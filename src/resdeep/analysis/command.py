@@ -1,7 +1,6 @@
 """`resdeep analyze <what> [RUN_DIR...] [overrides] [options]`: one figure, one CSV and TensorBoard scalars each."""
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 from pathlib import Path
@@ -13,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from resdeep.args import OneLineParser  # noqa: E402
 from resdeep.errors import UserError  # noqa: E402
 
 ANALYSES = {
@@ -32,11 +32,6 @@ RUN_DIR/analysis (or the runs' common folder, or --out), scalars under analysis/
 options: --device auto|cpu|cuda  --images N (test images for responses/lesion, default all)
   --batches N (training batches, default 4)  --resolution N (landscape grid,
 default 21)  --dims 1|2 (landscape)  --span X (landscape, default 1.0)  --depth N --width N (init)"""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UserError(f"analyze: {message}")
 
 
 def run_folders(positional: List[str]) -> List[Path]:
@@ -237,7 +232,7 @@ def run_analyze_command(args: List[str]) -> int:
     what = args[0]
     if what not in HANDLERS:
         raise UserError(f"analyze: unknown analysis '{what}'; choose one of: {', '.join(HANDLERS)}")
-    parser = ArgumentParser(prog=f"resdeep analyze {what}", add_help=False)
+    parser = OneLineParser(prog=f"resdeep analyze {what}", add_help=False)
     parser.add_argument("items", nargs="*")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

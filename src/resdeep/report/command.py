@@ -1,20 +1,15 @@
 """`resdeep report DIR... [--out DIR]`: report.md, curves.csv, figure.png and figure.svg."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import List
 
+from resdeep.args import OneLineParser
 from resdeep.errors import UserError
 from resdeep.report.curves import write_curves_csv
 from resdeep.report.figure import draw_figure
 from resdeep.report.runs import find_runs
 from resdeep.report.table import degradation_findings, markdown_table
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UserError(f"report: {message}")
 
 
 def write_report(folders: List[Path], out: Path) -> dict:
@@ -46,7 +41,7 @@ def write_report(folders: List[Path], out: Path) -> dict:
 
 
 def run_report_command(args: List[str]) -> int:
-    parser = ArgumentParser(prog="resdeep report", description="Figure 6 and Table 6 from run folders.")
+    parser = OneLineParser(prog="resdeep report", description="Figure 6 and Table 6 from run folders.")
     parser.add_argument("folders", nargs="+", type=Path, help="run folders or folders holding runs (e.g. outputs/figure6)")
     parser.add_argument("--out", type=Path, help="where to write (default: the first folder)")
     options = parser.parse_args(args)
