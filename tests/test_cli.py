@@ -27,3 +27,22 @@ def test_a_malformed_command_line_gets_one_line_and_exit_2(argv, message, capsys
     stderr = capsys.readouterr().err
     assert message in stderr and stderr.count("\n") == 1, stderr
     assert "usage:" not in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["report", "{tmp}", "--out", "{tmp}/a_file"], "cannot write to --out"),
+        (["analyze", "init", "--out", "{tmp}/a_file/sub"], "cannot write to --out"),
+        (["bench", "--json", "{tmp}/a_file/bench.json"], "cannot write to --json"),
+        (["bench", "--json", "{tmp}"], "is a folder; give a file name"),
+    ],
+)
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(argv, message, tmp_path, capsys):
+    existing = tmp_path / "a_file"
+    existing.write_text("keep me")
+    with pytest.raises(SystemExit) as exit_info:
+        main([arg.format(tmp=tmp_path) for arg in argv])
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in stderr and stderr.count("\n") == 1, stderr
+    assert existing.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]

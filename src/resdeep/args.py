@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import List, Optional, Tuple
 
 from resdeep.errors import UserError
@@ -39,3 +41,12 @@ def split_config_dir(args: List[str]) -> Tuple[List[str], Optional[str]]:
             overrides.append(arg)
         index += 1
     return overrides, extra_dir
+
+
+def check_writable(folder, named: str) -> None:
+    """`folder`, or the nearest folder above it that exists, must accept new files; `named` says which
+    setting gave it (e.g. 'out_dir=runs', '--out figures'), for the one-line error."""
+    path = Path(folder).expanduser().resolve()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to {named} ({existing} is not a writable folder); choose another folder")

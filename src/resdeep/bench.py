@@ -6,7 +6,6 @@ transforms in DataLoader workers, fp32, eager, and `.item()` on the loss every i
 """
 from __future__ import annotations
 
-import json
 import resource
 import time
 from pathlib import Path
@@ -17,9 +16,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from resdeep.args import OneLineParser, split_config_dir
+from resdeep.args import OneLineParser, check_writable, split_config_dir
 from resdeep.compose import load_config
 from resdeep.config import Config, model_id
+from resdeep.engine.files import write_json
 from resdeep.errors import UserError
 
 HELP = """usage: resdeep bench [--iters N] [--warmup N] [--json FILE] [--no-reference] [--workers N (default 4)] [overrides]
@@ -158,6 +158,10 @@ def run_bench_command(args: List[str]) -> int:
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--workers", type=int, default=4)
     options, rest = parser.parse_known_args(args)
+    if options.json is not None:
+        if options.json.is_dir():
+            raise UserError(f"bench: --json {options.json} is a folder; give a file name, e.g. --json {options.json / 'bench.json'}")
+        check_writable(options.json.parent, f"--json {options.json}")
     overrides, extra_dir = split_config_dir(rest)
     cfg = load_config(["data=synthetic", "model=resnet56", *overrides], extra_dir)
     from resdeep.engine.train import pick_device
@@ -192,7 +196,6 @@ def run_bench_command(args: List[str]) -> int:
         print(f"speed-up over the reference loop: {report['speedup_vs_reference']:.2f}x")
     print(f"loader delivers {report['loader_to_training_ratio']:.1f}x the images/s that training consumes")
     if options.json:
-        options.json.parent.mkdir(parents=True, exist_ok=True)
-        options.json.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(options.json, report)
         print(f"written to {options.json}")
     return 0

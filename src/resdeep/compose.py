@@ -1,7 +1,6 @@
 """Finding the Hydra configs, composing them outside @hydra.main, and checking a whole sweep up front."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import List, Optional
@@ -11,6 +10,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from resdeep.args import check_writable
 from resdeep.config import Config, register_configs, validate
 from resdeep.errors import UserError
 
@@ -69,12 +69,8 @@ def without_hydra(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
-def check_writable(out_dir: str) -> None:
-    """The output folder, or the nearest folder above it that exists, must accept new files."""
-    path = Path(out_dir).expanduser().resolve()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write run outputs under out_dir={out_dir} ({existing} is not a writable folder); choose another out_dir=...")
+def check_out_dir(out_dir: str) -> None:
+    check_writable(out_dir, f"out_dir={out_dir}")
 
 
 def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str], multirun: bool) -> int:
@@ -88,7 +84,7 @@ def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str],
     except HydraException as error:
         raise UserError(hydra_error_line(error)) from None
     if not multirun:
-        check_writable(validate(without_hydra(compose_config(overrides, extra_config_dir, with_hydra=True))).out_dir)
+        check_out_dir(validate(without_hydra(compose_config(overrides, extra_config_dir, with_hydra=True))).out_dir)
         return 1
     first_job = BasicSweeper.split_arguments(parsed, None)[0][0]
     first = compose_config(first_job, extra_config_dir, with_hydra=True)
@@ -100,5 +96,5 @@ def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str],
     except HydraException as error:
         raise UserError(hydra_error_line(error)) from None
     for job in jobs:
-        check_writable(validate(without_hydra(compose_config(job, extra_config_dir, with_hydra=True))).out_dir)
+        check_out_dir(validate(without_hydra(compose_config(job, extra_config_dir, with_hydra=True))).out_dir)
     return len(jobs)

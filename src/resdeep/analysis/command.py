@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from resdeep.args import OneLineParser  # noqa: E402
+from resdeep.args import OneLineParser, check_writable  # noqa: E402
 from resdeep.errors import UserError  # noqa: E402
 
 ANALYSES = {
@@ -246,6 +246,8 @@ def run_analyze_command(args: List[str]) -> int:
     options = parser.parse_args(args[1:])
     if min(options.batches, options.resolution, options.depth, options.width, options.images or 1) < 1:
         raise UserError("analyze: --images, --batches, --resolution, --depth and --width must be positive")
+    if options.out is not None:
+        check_writable(options.out, f"--out {options.out}")
     runs = run_folders(options.items)
     if what != "init" and not runs:
         raise UserError(f"analyze {what}: no runs found; give run folders (e.g. outputs/demo) or overrides naming a run")

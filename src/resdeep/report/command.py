@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
-from resdeep.args import OneLineParser
+from resdeep.args import OneLineParser, check_writable
 from resdeep.errors import UserError
 from resdeep.report.curves import write_curves_csv
 from resdeep.report.figure import draw_figure
@@ -48,6 +48,8 @@ def run_report_command(args: List[str]) -> int:
     missing = [str(f) for f in options.folders if not f.is_dir()]
     if missing:
         raise UserError(f"report: no such folder: {', '.join(missing)}")
+    if options.out is not None:
+        check_writable(options.out, f"--out {options.out}")
     written = write_report(options.folders, options.out or options.folders[0])
     files = [written["report"], *written["figures"], written["csv"]]
     print(f"{written['runs']} run(s) -> {', '.join(map(str, files))}")
