@@ -204,32 +204,48 @@ def torchrun(*args, max_restarts=0):
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
 
 
+def wait_for(path, process, seconds=120):
+    deadline = time.time() + seconds
+    while not path.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds torchrun's workers through /proc")
-def test_torchrun_restarts_a_killed_worker_and_the_run_resumes_bitwise_identical(tmp_path):
+def test_torchrun_runs_resume_bitwise_identical_after_a_killed_worker_or_a_sigterm(tmp_path):
     iters = 120
     args = tiny(tmp_path, "trainer.checkpoint_every=10", "trainer.eval_every=40", iters=iters)
     whole = torchrun(*args, "name=whole")
     _, stderr = whole.communicate(timeout=300)
     assert whole.returncode == 0, stderr[-3000:]
 
-    cut = torchrun(*args, "name=cut", max_restarts=1)
-    first_checkpoint = run_dir(tmp_path, "cut") / "checkpoints" / "iter_00000010.pt"
-    deadline = time.time() + 120
-    while not first_checkpoint.exists() and time.time() < deadline and cut.poll() is None:
-        time.sleep(0.05)
-    workers = resdeep_workers(cut.pid)
-    assert len(workers) == 2 and cut.poll() is None, "both workers should be training"
-    os.kill(max(workers), signal.SIGKILL)  # a worker dies without warning: no checkpoint of its own
-    stdout, stderr = cut.communicate(timeout=300)
-    assert cut.returncode == 0, stderr[-3000:]
+    # A worker dies without warning: torchrun restarts the group, which resumes from the last checkpoint.
+    killed = torchrun(*args, "name=killed", max_restarts=1)
+    wait_for(run_dir(tmp_path, "killed") / "checkpoints" / "iter_00000010.pt", killed)
+    workers = resdeep_workers(killed.pid)
+    assert len(workers) == 2 and killed.poll() is None, "both workers should be training"
+    os.kill(max(workers), signal.SIGKILL)
+    stdout, stderr = killed.communicate(timeout=300)
+    assert killed.returncode == 0, stderr[-3000:]
     assert "resuming" in stdout + stderr, "the restarted workers must resume from the checkpoint"
-    stopped_at = min(int(p.stem.split("_")[1]) for p in (run_dir(tmp_path, "cut") / "checkpoints").glob("iter_*.pt"))
-    assert stopped_at < iters
 
-    a, b = final_weights(run_dir(tmp_path, "whole"), iters), final_weights(run_dir(tmp_path, "cut"), iters)
-    assert all(torch.equal(a[key], b[key]) for key in a), "the resumed weights must be bitwise equal"
-    assert metrics(run_dir(tmp_path, "whole")) == metrics(run_dir(tmp_path, "cut"))
-    assert scalars(run_dir(tmp_path, "whole"), "error/train") == scalars(run_dir(tmp_path, "cut"), "error/train")
+    # A scheduler stops torchrun: every rank stops at the same iteration after a checkpoint; the same
+    # command resumes.
+    stopped = torchrun(*args, "name=stopped", max_restarts=1)
+    wait_for(run_dir(tmp_path, "stopped") / "checkpoints" / "iter_00000010.pt", stopped)
+    stopped.send_signal(signal.SIGTERM)
+    _, stderr = stopped.communicate(timeout=300)
+    assert stopped.returncode != 0 and stderr.count("stopped at iteration") == 2, stderr[-3000:]
+    resumed = torchrun(*args, "name=stopped")
+    stdout, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0 and "resuming" in stdout + stderr, stderr[-3000:]
+
+    expected = final_weights(run_dir(tmp_path, "whole"), iters)
+    for name in ("killed", "stopped"):
+        folder = run_dir(tmp_path, name)
+        weights = final_weights(folder, iters)
+        assert all(torch.equal(expected[key], weights[key]) for key in expected), f"{name}: weights must be bitwise equal"
+        assert metrics(run_dir(tmp_path, "whole")) == metrics(folder), name
+        assert scalars(run_dir(tmp_path, "whole"), "error/train") == scalars(folder, "error/train"), name
 
 
 def test_bf16_autocast_and_channels_last_train_like_fp32_on_the_cpu(tmp_path):
