@@ -61,6 +61,8 @@ def test_a_short_run_writes_tensorboard_events_metrics_and_result(tmp_path):
     assert result["final_test_error"] == metrics(folder)[-1]["test_error"]
     assert result["best_test_error"] == min(r["test_error"] for r in metrics(folder))
     assert (folder / ".hydra" / "config.yaml").is_file()
+    log = (folder / "train.log").read_text()
+    assert log.count("iter 40/40  loss") == 1 and "iter 40: train error" in log and "fast path:" in log
 
     again = resdeep("train", *tiny(tmp_path))
     assert again.returncode == 0 and "already finished" in again.stdout
@@ -69,6 +71,7 @@ def test_a_short_run_writes_tensorboard_events_metrics_and_result(tmp_path):
     restarted = resdeep("train", *tiny(tmp_path), "restart=true")
     assert restarted.returncode == 0 and "already finished" not in restarted.stdout
     assert [r["iteration"] for r in metrics(folder)] == [10, 20, 30, 40]
+    assert (folder / "train.log").read_text().count("iter 40/40  loss") == 1, "restart=true starts a new log"
 
 
 def test_sigterm_saves_a_checkpoint_and_the_resumed_run_is_bitwise_identical(tmp_path):
@@ -92,6 +95,8 @@ def test_sigterm_saves_a_checkpoint_and_the_resumed_run_is_bitwise_identical(tmp
     resumed = resdeep("train", *tiny(tmp_path, "name=cut", iters=iters))
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stdout
+    log = (run_dir(tmp_path, "cut") / "train.log").read_text()
+    assert log.index("stop requested (SIGTERM)") < log.index(f"resuming {run_dir(tmp_path, 'cut')} from iteration {stopped_at}")
     a, b = final_weights(run_dir(tmp_path, "whole"), iters), final_weights(run_dir(tmp_path, "cut"), iters)
     assert all(torch.equal(a[key], b[key]) for key in a), "resumed weights must be bitwise equal"
     assert metrics(run_dir(tmp_path, "whole")) == metrics(run_dir(tmp_path, "cut"))

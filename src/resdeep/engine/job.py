@@ -18,7 +18,7 @@ from resdeep.errors import UserError
 RESULT_FILE = "result.json"
 IDENTITY_FILE = "run.json"
 CRASH_FILE = "error.log"
-RUN_OUTPUTS = ("checkpoints", "tb", "metrics.jsonl", RESULT_FILE, IDENTITY_FILE, CRASH_FILE)
+RUN_OUTPUTS = ("checkpoints", "tb", "metrics.jsonl", "train.log", RESULT_FILE, IDENTITY_FILE, CRASH_FILE)
 
 
 def run_identity(cfg: Config) -> dict:

@@ -1,4 +1,4 @@
-"""What a run writes as it goes: TensorBoard events, metrics.jsonl, and a progress bar or log lines."""
+"""What a run writes as it goes: TensorBoard events, metrics.jsonl, train.log, and a progress bar or log lines."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,7 @@ from resdeep.engine.files import atomic_write_text
 
 METRICS_FILE = "metrics.jsonl"
 TB_DIR = "tb"
+LOG_FILE = "train.log"
 
 
 def read_metrics(run_dir: Path) -> list:
@@ -34,9 +35,11 @@ class RunLogger:
         self.run_dir, self.enabled, self.max_iters = Path(run_dir), enabled, max_iters
         self.writer = None
         self.bar = None
-        self.last_line_time = 0.0
+        self.log = None
         if not enabled:
             return
+        # Every line, whatever the console shows, appended across resumes.
+        self.log = open(self.run_dir / LOG_FILE, "a", buffering=1)
         from torch.utils.tensorboard import SummaryWriter
 
         kept = [r for r in read_metrics(self.run_dir) if r["iteration"] <= start_iteration]
@@ -61,11 +64,13 @@ class RunLogger:
             return
         for tag, value in (("error/train", train_error), ("loss/train", train_loss), ("lr", lr), ("perf/images_per_s", images_per_s)):
             self.writer.add_scalar(tag, value, iteration)
+        line = f"iter {iteration}/{self.max_iters}  loss {train_loss:.4f}  train error {train_error:.2f}%  lr {lr:g}  {images_per_s:,.0f} img/s"
+        self._to_file(line)
         if self.bar is not None:
             self.bar.set_postfix(loss=f"{train_loss:.3f}", err=f"{train_error:.1f}%", img_s=f"{images_per_s:,.0f}", refresh=False)
             self.bar.update(iteration - self.bar.n)
         elif self.style == "lines":
-            print(f"iter {iteration}/{self.max_iters}  loss {train_loss:.4f}  train error {train_error:.2f}%  lr {lr:g}  {images_per_s:,.0f} img/s", flush=True)
+            print(line, flush=True)
 
     def eval_point(self, iteration: int, record: Dict) -> None:
         """One evaluation: error/loss per set in TensorBoard, and one record in metrics.jsonl."""
@@ -89,10 +94,14 @@ class RunLogger:
             return
         if iteration is not None:
             self.writer.add_text("events", text, iteration)
+        self._to_file(text)
         if self.bar is not None:
             self.bar.write(text, file=sys.stderr)
         elif self.style != "off":
             print(text, flush=True)
+
+    def _to_file(self, line: str) -> None:
+        self.log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {line}\n")
 
     def scalar(self, tag: str, value: float, iteration: int) -> None:
         if self.enabled:
@@ -108,6 +117,8 @@ class RunLogger:
         if self.writer is not None:
             self.writer.flush()
             self.writer.close()
+        if self.log is not None:
+            self.log.close()
 
 
 class Stopwatch:
