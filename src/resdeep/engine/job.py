@@ -86,12 +86,14 @@ def run_job(cfg: DictConfig, run_dir: str) -> dict:
                 result = train(config, run_dir, world, stop)
             except TrainingInterrupted as interrupted:
                 print(f"resdeep: stopped at iteration {interrupted}; run the same command again to resume", file=sys.stderr)
+                barrier(world)  # every rank stops at the same iteration (train agrees on it), so all arrive
                 sys.exit(INTERRUPTED_EXIT_CODE)
         if world.is_main:
             write_json(run_dir / RESULT_FILE, result)
             test = result["final_test_error"]
             summary = "diverged" if result["diverged"] else f"final test error {test:.2f}%"
             print(f"resdeep: {result['model']} seed {config.seed}: {summary} after {result['iterations']} iterations -> {run_dir}")
+        barrier(world)  # leave together: a rank tearing down its process group early can hang the others
         return result
     finally:
         shutdown(world)
