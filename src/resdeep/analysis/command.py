@@ -1,7 +1,6 @@
 """`resdeep analyze <what> [RUN_DIR...] [overrides] [options]`: one figure, one CSV and TensorBoard scalars each."""
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 from typing import Dict, List
@@ -13,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from resdeep.args import OneLineParser, check_writable  # noqa: E402
+from resdeep.engine.files import write_csv  # noqa: E402
 from resdeep.errors import UserError  # noqa: E402
 
 ANALYSES = {
@@ -84,13 +84,6 @@ class FirstImages:
 
 def test_images(run, options):
     return FirstImages(run.data.eval_sets["test"], options.images)
-
-
-def write_csv(path: Path, rows: List[Dict]) -> None:
-    with open(path, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def tensorboard_scalars(run_folder: Path, tag: str, values: List[float]) -> None:

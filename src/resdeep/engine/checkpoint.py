@@ -1,14 +1,14 @@
 """Checkpoints written atomically, kept a few deep, and read back with a fallback past a damaged one."""
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+
+from resdeep.engine.files import atomic_write
 
 CHECKPOINT_DIR = "checkpoints"
 PATTERN = re.compile(r"^iter_(\d+)\.pt$")
@@ -24,25 +24,9 @@ def checkpoint_paths(run_dir: Path) -> List[Tuple[int, Path]]:
 
 
 def save_checkpoint(run_dir: Path, iteration: int, state: Dict[str, Any], keep: int) -> Path:
-    """Write iter_<n>.pt via a temporary file, fsync and rename; then drop all but the newest `keep`."""
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"iter_{iteration:08d}.pt"
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".pt")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(state, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write iter_<n>.pt atomically; then drop all but the newest `keep`."""
+    target = Path(run_dir) / CHECKPOINT_DIR / f"iter_{iteration:08d}.pt"
+    atomic_write(target, lambda stream: torch.save(state, stream), mode="wb")
     for _, old in checkpoint_paths(run_dir)[keep:]:
         old.unlink(missing_ok=True)
     return target

@@ -1,26 +1,49 @@
 """Small helpers for files that must never be seen half-written."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable, Dict, List, Optional
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to a temporary file beside path, fsync, then rename over path."""
+def atomic_write(path: Path, write: Callable, mode: str = "w") -> None:
+    """Call write(stream) on a temporary file beside path, fsync it, rename it over path, fsync the folder.
+
+    A reader sees the old file or the new one, never half of one, even after a crash."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
+        with os.fdopen(handle, mode) as stream:
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda stream: stream.write(text))
+
+
+def write_csv(path: Path, rows: List[Dict], columns: Optional[List[str]] = None) -> None:
+    """rows as CSV with a header (columns default to the first row's keys), written atomically."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns or list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
 
 
 def write_json(path: Path, data) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import List
 
 from resdeep.args import OneLineParser, check_writable
+from resdeep.engine.files import atomic_write_text
 from resdeep.errors import UserError
 from resdeep.report.curves import write_curves_csv
 from resdeep.report.figure import draw_figure
@@ -36,7 +37,7 @@ def write_report(folders: List[Path], out: Path) -> dict:
         f"Curves: `{csv_path.name}`. Full curves in TensorBoard: `tensorboard --logdir {folders[0]}`", "",
     ]
     report = out / "report.md"
-    report.write_text("\n".join(text))
+    atomic_write_text(report, "\n".join(text))
     return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures, "findings": findings}
 
 

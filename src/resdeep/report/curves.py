@@ -1,11 +1,11 @@
 """Curves of error against iteration, per network, averaged over seeds where there are several."""
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from resdeep.engine.files import write_csv
 from resdeep.report.runs import Run
 
 CSV_COLUMNS = ["data", "model", "family", "depth", "seed", "iteration", "train_error", "test_error", "val_error", "status"]
@@ -13,16 +13,12 @@ CSV_COLUMNS = ["data", "model", "family", "depth", "seed", "iteration", "train_e
 
 def write_curves_csv(runs: List[Run], path: Path) -> None:
     """One row per evaluation of every run."""
-    with open(path, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for run in runs:
-            for record in run.records:
-                writer.writerow({
-                    "data": run.data, "model": run.model, "family": run.family, "depth": run.depth, "seed": run.seed,
-                    "iteration": record["iteration"], "train_error": record.get("train_error"),
-                    "test_error": record.get("test_error"), "val_error": record.get("val_error", ""), "status": run.status,
-                })
+    rows = [{
+        "data": run.data, "model": run.model, "family": run.family, "depth": run.depth, "seed": run.seed,
+        "iteration": record["iteration"], "train_error": record.get("train_error"),
+        "test_error": record.get("test_error"), "val_error": record.get("val_error", ""), "status": run.status,
+    } for run in runs for record in run.records]
+    write_csv(path, rows, CSV_COLUMNS)
 
 
 def mean_curve(runs: List[Run], key: str) -> Tuple[List[int], List[float]]:
