@@ -69,8 +69,18 @@ def without_hydra(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
-def check_out_dir(out_dir: str) -> None:
-    check_writable(out_dir, f"out_dir={out_dir}")
+def check_job(overrides: List[str], extra_config_dir: Optional[str]) -> Config:
+    """One job's config, composed and validated, with an out_dir it can write to."""
+    config = validate(without_hydra(compose_config(overrides, extra_config_dir, with_hydra=True)))
+    check_writable(config.out_dir, f"out_dir={config.out_dir}")
+    return config
+
+
+def run_folder(overrides: List[str]) -> Path:
+    """The run folder a train command with these overrides uses (hydra.run.dir: one layout, in conf/)."""
+    composed = compose_config(overrides, with_hydra=True)
+    validate(without_hydra(composed))
+    return Path(composed.hydra.run.dir)
 
 
 def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str], multirun: bool) -> int:
@@ -84,7 +94,7 @@ def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str],
     except HydraException as error:
         raise UserError(hydra_error_line(error)) from None
     if not multirun:
-        check_out_dir(validate(without_hydra(compose_config(overrides, extra_config_dir, with_hydra=True))).out_dir)
+        check_job(overrides, extra_config_dir)
         return 1
     first_job = BasicSweeper.split_arguments(parsed, None)[0][0]
     first = compose_config(first_job, extra_config_dir, with_hydra=True)
@@ -96,5 +106,5 @@ def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str],
     except HydraException as error:
         raise UserError(hydra_error_line(error)) from None
     for job in jobs:
-        check_out_dir(validate(without_hydra(compose_config(job, extra_config_dir, with_hydra=True))).out_dir)
+        check_job(job, extra_config_dir)
     return len(jobs)

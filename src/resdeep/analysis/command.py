@@ -45,11 +45,9 @@ def run_folders(positional: List[str]) -> List[Path]:
         raise UserError(f"analyze: no such folder: {', '.join(missing)}")
     runs = [run.folder for run in find_runs(folders)] if folders else []
     if overrides:
-        from resdeep.compose import load_config
-        from resdeep.config import model_id
+        from resdeep.compose import run_folder
 
-        cfg = load_config(overrides)
-        folder = Path(cfg.out_dir) / cfg.name / cfg.data.name / model_id(cfg.model) / f"seed{cfg.seed}"
+        folder = run_folder(overrides)
         if not (folder / "run.json").is_file():
             raise UserError(f"analyze: no run at {folder} (from {' '.join(overrides)}); train it first or give its folder")
         runs.append(folder.resolve())
