@@ -25,6 +25,10 @@ class FastPath:
     cuda_graphs: bool
     fused_optimizer: bool
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
     def describe(self) -> str:
         on = [name for name, value in vars(self).items() if value]
         return ", ".join(on) if on else "off (plain fp32 eager)"
@@ -87,7 +91,7 @@ class TrainStep:
         self.forward = torch.compile(model) if fast.compile else model
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        return images.contiguous(memory_format=torch.channels_last) if self.fast.channels_last else images.contiguous()
+        return images.contiguous(memory_format=self.fast.memory_format)
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor):
         with self.autocast():
@@ -109,8 +113,7 @@ class GraphedTrainStep:
     def __init__(self, step: TrainStep, model: torch.nn.Module, batch_shape: tuple, device: torch.device):
         self.step = step
         optimizer = step.optimizer
-        memory_format = torch.channels_last if step.fast.channels_last else torch.contiguous_format
-        self.images = torch.zeros(batch_shape, device=device).contiguous(memory_format=memory_format)
+        self.images = torch.zeros(batch_shape, device=device).contiguous(memory_format=step.fast.memory_format)
         self.labels = torch.zeros(batch_shape[0], dtype=torch.long, device=device)
         saved_model = {name: value.clone() for name, value in model.state_dict().items()}
         saved_momentum = {p: optimizer.state[p].get("momentum_buffer") for group in optimizer.param_groups for p in group["params"]}

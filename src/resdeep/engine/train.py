@@ -82,7 +82,7 @@ def build_training(cfg: Config, device: torch.device, world: World):
     model = build_model(cfg.model, data.shape.channels, data.shape.num_classes)
     if cfg.trainer.sync_bn and world.enabled:
         model = convert_sync_batchnorm(model, device)
-    model = model.to(device, memory_format=torch.channels_last if fast.channels_last else torch.preserve_format)
+    model = model.to(device, memory_format=fast.memory_format)
     return fast, data, model, make_optimizer(model, cfg.recipe, fast)
 
 
