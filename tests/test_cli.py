@@ -13,7 +13,7 @@ from resdeep.cli import main
         (["demo", "--bad"], "demo: unknown option '--bad'"),
         (["bench", "--iters", "abc"], "bench: argument --iters: invalid int value: 'abc'"),
         (["bench", "--iters", "0"], "--iters must be at least 1 (got 0)"),
-        (["bench", "--workers", "-1"], "--workers at least 0"),
+        (["bench", "--workers", "-1"], "--workers must each be at least 0 (got --warmup 2, --workers -1)"),
         (["report"], "report: the following arguments are required: folders"),
         (["report", "--nope", "x"], "report: unrecognized arguments: --nope"),
         (["analyze", "lesion", "--images", "x"], "analyze lesion: argument --images: invalid int value"),

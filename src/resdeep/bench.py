@@ -173,8 +173,10 @@ def run_bench_command(args: List[str]) -> int:
     cuda = device.type == "cuda"
     iterations = options.iters if options.iters is not None else (200 if cuda else 10)
     warmup = options.warmup if options.warmup is not None else (30 if cuda else 2)
-    if iterations <= 0 or warmup < 0 or options.workers < 0:
-        raise UserError(f"bench: --iters must be at least 1 (got {iterations}), --warmup and --workers at least 0")
+    if iterations <= 0:
+        raise UserError(f"bench: --iters must be at least 1 (got {iterations})")
+    if warmup < 0 or options.workers < 0:
+        raise UserError(f"bench: --warmup and --workers must each be at least 0 (got --warmup {warmup}, --workers {options.workers})")
     name = torch.cuda.get_device_name(device) if cuda else f"CPU ({torch.get_num_threads()} threads)"
     print(f"bench: {model_id(cfg.model)} on {cfg.data.name}, batch {cfg.recipe.batch_size}, {iterations} timed iterations after {warmup} warm-up, {name}")
     engine, loader = bench_engine(cfg, device, iterations, warmup)
