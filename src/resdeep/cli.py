@@ -1,4 +1,4 @@
-"""`resdeep <command> [args]`: a thin dispatcher; each command lives in its own module."""
+"""`resdeep <command> [args]`: a thin dispatcher; each command's entry lives in resdeep.commands."""
 from __future__ import annotations
 
 import sys
@@ -10,37 +10,37 @@ USAGE = "usage: resdeep <command> [arguments]   (resdeep <command> --help for mo
 
 
 def _train(args: List[str]) -> int:
-    from resdeep.train_command import run_train_command
+    from resdeep.commands.train import run_train_command
 
     return run_train_command(args)
 
 
 def _summary(args: List[str]) -> int:
-    from resdeep.summary_command import run_summary_command
+    from resdeep.commands.summary import run_summary_command
 
     return run_summary_command(args)
 
 
 def _report(args: List[str]) -> int:
-    from resdeep.report.command import run_report_command
+    from resdeep.commands.report import run_report_command
 
     return run_report_command(args)
 
 
 def _bench(args: List[str]) -> int:
-    from resdeep.bench import run_bench_command
+    from resdeep.commands.bench import run_bench_command
 
     return run_bench_command(args)
 
 
 def _analyze(args: List[str]) -> int:
-    from resdeep.analysis.command import run_analyze_command
+    from resdeep.commands.analyze import run_analyze_command
 
     return run_analyze_command(args)
 
 
 def _demo(args: List[str]) -> int:
-    from resdeep.demo import run_demo_command
+    from resdeep.commands.demo import run_demo_command
 
     return run_demo_command(args)
 

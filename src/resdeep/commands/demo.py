@@ -20,8 +20,8 @@ def run_demo_command(args: List[str]) -> int:
     options = [arg for arg in args if arg.startswith("-")]
     if options:
         raise UserError(f"demo: unknown option '{options[0]}'; the demo takes config overrides only, e.g. resdeep demo trainer.device=cuda")
-    from resdeep.report.command import write_report
-    from resdeep.train_command import run_train_command
+    from resdeep.report.write import write_report
+    from resdeep.commands.train import run_train_command
 
     overrides = ["+experiment=demo", *args]
     cfg = load_config(["+experiment=demo", *(a for a in args if a.startswith(("out_dir=", "name=")))])

@@ -1,4 +1,4 @@
-"""`resdeep analyze <what> [RUN_DIR...] [overrides] [options]`: one figure, one CSV and TensorBoard scalars each."""
+"""The analyses behind `resdeep analyze <what>`: each returns CSV rows and a figure; TensorBoard scalars too."""
 from __future__ import annotations
 
 import os
@@ -11,8 +11,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from resdeep.args import OneLineParser, check_writable  # noqa: E402
-from resdeep.engine.files import write_csv  # noqa: E402
 from resdeep.errors import UserError  # noqa: E402
 
 ANALYSES = {
@@ -214,41 +212,3 @@ def analyze_landscape(runs, options, device) -> List[Dict]:
 
 HANDLERS = {"responses": analyze_responses, "gradients": analyze_gradients, "init": analyze_init,
             "lesion": analyze_lesion, "landscape": analyze_landscape}
-
-
-def run_analyze_command(args: List[str]) -> int:
-    if not args or args[0] in ("-h", "--help"):
-        print(HELP)
-        return 0 if args else 2
-    what = args[0]
-    if what not in HANDLERS:
-        raise UserError(f"analyze: unknown analysis '{what}'; choose one of: {', '.join(HANDLERS)}")
-    parser = OneLineParser(prog=f"resdeep analyze {what}", add_help=False)
-    parser.add_argument("items", nargs="*")
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--batches", type=int, default=4)
-    parser.add_argument("--resolution", type=int, default=21)
-    parser.add_argument("--dims", type=int, default=1, choices=[1, 2])
-    parser.add_argument("--span", type=float, default=1.0)
-    parser.add_argument("--images", type=int, default=None)
-    parser.add_argument("--depth", type=int, default=30)
-    parser.add_argument("--width", type=int, default=64)
-    options = parser.parse_args(args[1:])
-    if min(options.batches, options.resolution, options.depth, options.width, options.images or 1) < 1:
-        raise UserError("analyze: --images, --batches, --resolution, --depth and --width must be positive")
-    if options.out is not None:
-        check_writable(options.out, f"--out {options.out}")
-    runs = run_folders(options.items)
-    if what != "init" and not runs:
-        raise UserError(f"analyze {what}: no runs found; give run folders (e.g. outputs/demo) or overrides naming a run")
-    device = torch.device("cuda" if options.device == "cuda" or (options.device == "auto" and torch.cuda.is_available()) else "cpu")
-    rows, figure = HANDLERS[what](runs, options, device)
-    out = output_folder(runs, options.out)
-    out.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(out / f"{what}.png", dpi=120)
-    plt.close(figure)
-    write_csv(out / f"{what}.csv", rows)
-    print(f"analyze {what}: {len(runs)} run(s) -> {out / f'{what}.png'}, {out / f'{what}.csv'}")
-    return 0
