@@ -55,12 +55,23 @@ COMMANDS: Dict[str, Tuple[Callable[[List[str]], int], str]] = {
 }
 
 
+def version_text() -> str:
+    """`resdeep --version`: resdeep's version, then what it runs on."""
+    import platform
+    from importlib.metadata import version  # not `import torch`: a version should answer at once
+
+    from resdeep import __version__
+
+    return f"resdeep {__version__} (Hydra {version('hydra-core')}, PyTorch {version('torch')}, Python {platform.python_version()})"
+
+
 def help_text() -> str:
     """The top-level help: one line per command."""
     lines = ["resdeep: plain vs residual networks by depth (He et al. 2016), from one command line.", "", USAGE, "", "commands:"]
     lines += [f"  {name:<9} {description}" for name, (_, description) in COMMANDS.items()]
     lines += ["", "examples:", "  resdeep train model=resnet56 data=cifar10", "  resdeep train -m model=plain20,plain56,resnet20,resnet56",
-              "  resdeep summary model=resnet110 data=cifar10", "  resdeep report outputs/figure6"]
+              "  resdeep summary model=resnet110 data=cifar10", "  resdeep report outputs/figure6",
+              "", "resdeep --version; tab completion: eval \"$(resdeep train -sc install=bash)\""]
     return "\n".join(lines)
 
 
@@ -70,6 +81,13 @@ def main(argv: List[str] | None = None) -> None:
     if not args or args[0] in ("-h", "--help", "help"):
         print(help_text())
         sys.exit(0 if args else USAGE_EXIT_CODE)
+    if args[0] in ("-V", "--version"):
+        print(version_text())
+        sys.exit(0)
+    if args[0] in ("-sc", "--shell-completion"):  # the completion script calls `resdeep -sc query=bash`
+        from resdeep.commands.complete import run_completion
+
+        sys.exit(run_completion(args))
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
         print(f"resdeep: error: unknown command '{command}'; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)

@@ -8,32 +8,33 @@ import hydra
 from hydra._internal.utils import get_args_parser
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from resdeep.args import one_line_errors
 from resdeep.compose import check_train_arguments, config_dir
 from resdeep.config import register_configs
 from resdeep.errors import USAGE_EXIT_CODE, UserError
-
-# Jobs of this process that failed, so that a sweep can finish the others and still exit non-zero.
-FAILED_JOBS: List[str] = []
+from resdeep.launchers import JobFailed, check_launcher, register_launchers
 
 
 def train_job(cfg: DictConfig) -> dict | None:
-    """One Hydra job: a single run, or one point of a sweep."""
+    """One Hydra job: a single run, or one point of a sweep.
+
+    In a sweep a failed or diverged job raises JobFailed, so that every launcher (basic, parallel,
+    joblib, submitit) hands Hydra and its callbacks a FAILED job, and the sweep exits 1 at the end."""
     from resdeep.engine.job import run_job
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     run_dir = HydraConfig.get().runtime.output_dir
     try:
-        return run_job(cfg, run_dir)
+        result = run_job(cfg, run_dir, hydra_files(cfg))
     except UserError as error:
         if not multirun:
             # SystemExit passes through Hydra's error reporting, so the user sees one line, no traceback.
             print(f"resdeep: error: {error}", file=sys.stderr)
             sys.exit(USAGE_EXIT_CODE)
         print(f"resdeep: error in job {run_dir}: {error}", file=sys.stderr)
-        FAILED_JOBS.append(run_dir)
+        raise JobFailed(f"job {run_dir} failed: {error}") from None
     except Exception as error:  # noqa: BLE001 - a sweep must go on when one job crashes
         if not multirun:
             raise
@@ -41,26 +42,56 @@ def train_job(cfg: DictConfig) -> dict | None:
 
         log = record_crash(run_dir)
         print(f"resdeep: job {run_dir} failed: {type(error).__name__}: {error} (traceback in {log})", file=sys.stderr)
-        FAILED_JOBS.append(run_dir)
-    return None
+        raise JobFailed(f"job {run_dir} failed: {type(error).__name__}: {error}") from None
+    if multirun and result.get("diverged"):
+        raise JobFailed(f"job {run_dir} diverged at iteration {result['iterations']}")
+    return result
+
+
+def hydra_files(cfg: DictConfig) -> dict:
+    """What Hydra would have written to .hydra/ (conf/config.yaml turns that off): the job writes it once it trains."""
+    hydra_cfg = HydraConfig.instance().cfg
+    return {
+        "config.yaml": OmegaConf.to_yaml(cfg),
+        "hydra.yaml": OmegaConf.to_yaml(hydra_cfg),
+        "overrides.yaml": OmegaConf.to_yaml(hydra_cfg.hydra.overrides.task),
+    }
 
 
 def run_train_command(args: List[str]) -> int:
     """Validate the whole command up front, then run it through @hydra.main."""
+    if "--version" in args:  # Hydra's own --version names only Hydra
+        from resdeep.cli import version_text
+
+        print(version_text())
+        return 0
     parsed = one_line_errors(get_args_parser(), "resdeep train").parse_args(args)
     informational = parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion or parsed.cfg
+    register_launchers()
     if not informational:
+        check_launcher(parsed.overrides, None)  # a missing extra, before composing a config that names it
         check_train_arguments(parsed.overrides, parsed.config_dir, parsed.multirun)
+        if parsed.multirun:
+            check_launcher(parsed.overrides, launcher_config(parsed.overrides, parsed.config_dir))
     register_configs()
-    FAILED_JOBS.clear()
     main = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(train_job)
-    sys.argv = ["resdeep train", *args]
+    # Hydra's completion script names the program after argv[0]: it must be the `resdeep` the shell runs.
+    sys.argv = ["resdeep" if parsed.shell_completion else "resdeep train", *args]
     try:
         main()
     except ValueError as error:  # Hydra's own argument checks (job errors never reach here)
         raise UserError(str(error).splitlines()[0]) from None
-    if FAILED_JOBS:
-        print(f"resdeep: {len(FAILED_JOBS)} job(s) of the sweep failed: {', '.join(FAILED_JOBS)}", file=sys.stderr)
-        return 1
+    except SystemExit as stopped:
+        if parsed.multirun and stopped.code == 1:  # Hydra has named the first failed job; say where the rest are
+            print("resdeep: the sweep has failed or diverged jobs; `resdeep status <sweep folder>` lists every job's state", file=sys.stderr)
+        raise
     return 0
+
+
+def launcher_config(overrides: List[str], extra_config_dir: str | None):
+    """The hydra.launcher node the command line composes to (its launcher fields do not depend on the sweep)."""
+    from resdeep.compose import compose_config
+
+    chosen = [o for o in overrides if o.lstrip("+~").startswith(("hydra/launcher", "hydra.launcher"))]
+    return compose_config(chosen, extra_config_dir, with_hydra=True).hydra.launcher
 

@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 
+def _umask() -> int:
+    """The process's umask (os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable, mode: str = "w") -> None:
     """Call write(stream) on a temporary file beside path, fsync it, rename it over path, fsync the folder.
 
@@ -18,6 +25,8 @@ def atomic_write(path: Path, write: Callable, mode: str = "w") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        # mkstemp makes the file 0600; give it the mode any other new file of the user's gets.
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, mode) as stream:
             write(stream)
             stream.flush()
@@ -31,6 +40,14 @@ def atomic_write(path: Path, write: Callable, mode: str = "w") -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(folder: Path, name_pattern: str) -> None:
+    """Delete the temporary files atomic_write leaves for names matching name_pattern when killed mid-write.
+
+    Only the run's single writer calls this (the run lock), so no temporary being written is removed."""
+    for stale in Path(folder).glob(f".{name_pattern}.*"):
+        stale.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
