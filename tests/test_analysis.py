@@ -11,7 +11,8 @@ from resdeep.analysis.init_stats import activation_stats
 from resdeep.analysis.landscape import filter_normalised_direction, loss_surface
 from resdeep.analysis.lesion import lesion_errors
 from resdeep.analysis.responses import layer_response_stds, response_layers
-from resdeep.config import DataConfig, ModelConfig
+from resdeep.config import SyntheticDataConfig
+from resdeep.models import model_config
 from resdeep.data import build_data
 from resdeep.models import build_model
 
@@ -19,7 +20,7 @@ CPU = torch.device("cpu")
 
 
 def tiny_data():
-    return build_data(DataConfig(name="synthetic", train_size=256, test_size=128), 32, 64, CPU, seed=0)
+    return build_data(SyntheticDataConfig(train_size=256, test_size=128), 32, 64, CPU, seed=0)
 
 
 def test_he_init_keeps_relu_activations_while_xavier_shrinks_them():
@@ -31,7 +32,7 @@ def test_he_init_keeps_relu_activations_while_xavier_shrinks_them():
 
 def test_deleting_a_block_whose_branch_is_zero_changes_nothing():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(depth=14)).eval()
+    model = build_model(model_config("cifar", depth=14)).eval()
     silent = model.blocks[1]
     torch.nn.init.zeros_(silent.bn2.weight), torch.nn.init.zeros_(silent.bn2.bias)
     rows = lesion_errors(model, tiny_data().eval_sets["test"])
@@ -41,13 +42,13 @@ def test_deleting_a_block_whose_branch_is_zero_changes_nothing():
 
 
 def test_a_plain_net_can_be_lesioned_too():
-    model = build_model(ModelConfig(depth=14, shortcut="none")).eval()
+    model = build_model(model_config("cifar", depth=14, shortcut="none")).eval()
     rows = lesion_errors(model, tiny_data().eval_sets["test"])
     assert [r["deleted_block"] for r in rows] == list(range(-1, 6))
 
 
 def test_filter_normalisation_gives_each_direction_filter_its_weight_filters_norm():
-    model = build_model(ModelConfig(depth=8))
+    model = build_model(model_config("cifar", depth=8))
     direction = filter_normalised_direction(model, torch.Generator().manual_seed(0))
     for parameter, d in zip(model.parameters(), direction):
         if parameter.dim() <= 1:
@@ -58,7 +59,7 @@ def test_filter_normalisation_gives_each_direction_filter_its_weight_filters_nor
 
 def test_loss_surface_centre_is_the_models_own_loss():
     data = tiny_data()
-    model = build_model(ModelConfig(depth=8))
+    model = build_model(model_config("cifar", depth=8))
     batches = [data.train.next_batch()]
     rows = loss_surface(model, batches, resolution=5, dims=1)
     assert [r["alpha"] for r in rows] == [-1.0, -0.5, 0.0, 0.5, 1.0]
@@ -70,7 +71,7 @@ def test_loss_surface_centre_is_the_models_own_loss():
 
 
 def test_responses_are_measured_after_bn_for_every_3x3_layer():
-    model = build_model(ModelConfig(depth=14)).eval()
+    model = build_model(model_config("cifar", depth=14)).eval()
     assert len(response_layers(model)) == 1 + 2 * 6
     data = tiny_data()
     stds = layer_response_stds(model, data.eval_sets["test"])
@@ -81,7 +82,7 @@ def test_responses_are_measured_after_bn_for_every_3x3_layer():
 
 
 def test_gradient_tools():
-    model = build_model(ModelConfig(depth=8))
+    model = build_model(model_config("cifar", depth=8))
     data = tiny_data()
     norms = layer_gradient_norms(model, [data.train.next_batch()])
     assert len(norms) == sum(isinstance(m, torch.nn.Conv2d) for m in model.modules()) and all(r["grad_norm"] > 0 for r in norms)

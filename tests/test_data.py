@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from resdeep.config import DataConfig
+from resdeep.config import ImageNetDataConfig, SyntheticDataConfig
 from resdeep.data import build_data
 from resdeep.data.arrays import ImageArrays, split_indices
 from resdeep.data.cifar10 import load_cifar10
@@ -136,7 +136,7 @@ def test_validation_split_is_fixed_disjoint_and_seeded():
     assert not set(train_index.tolist()) & set(val_index.tolist())
     assert torch.equal(val_index, split_indices(5000, 500, seed=0)[1])
     assert not torch.equal(val_index, split_indices(5000, 500, seed=1)[1])
-    bundle = build_data(DataConfig(name="synthetic", train_size=1000, test_size=200, val_size=100), 32, 50, CPU, seed=0)
+    bundle = build_data(SyntheticDataConfig(train_size=1000, test_size=200, val_size=100), 32, 50, CPU, seed=0)
     assert bundle.train_size == 900 and len(bundle.eval_sets["val"]) == 100 and len(bundle.eval_sets["test"]) == 200
 
 
@@ -239,7 +239,7 @@ def write_image_tree(root, classes=("cat", "dog"), per_class=6):
 def imagenet_config(root, **overrides):
     values = dict(name="imagenet", root=str(root), normalize="channel_std", crop_size=32, test_resize=36, scale_min=36, scale_max=48, workers=0)
     values.update(overrides)
-    return DataConfig(**values)
+    return ImageNetDataConfig(**values)
 
 
 def test_image_folder_trains_and_tests_at_the_crop_size(tmp_path):

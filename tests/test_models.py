@@ -3,9 +3,9 @@ import pytest
 import torch
 import yaml
 
-from resdeep.compose import config_dir, group_options
-from resdeep.config import ModelConfig
-from resdeep.models import build_model
+from resdeep.compose import group_options, load_config
+from resdeep.errors import UserError
+from resdeep.models import build_model, model_config
 from resdeep.models.blocks import PadShortcut, ProjectionShortcut
 from resdeep.models.summary import count_params, summarize
 
@@ -14,8 +14,9 @@ TORCHVISION_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_54
 TABLE1_MACS = {18: 1.8e9, 34: 3.6e9, 50: 3.8e9, 101: 7.6e9, 152: 11.3e9}
 
 
-def preset(name: str) -> ModelConfig:
-    return ModelConfig(**yaml.safe_load((config_dir() / "model" / f"{name}.yaml").read_text()))
+def preset(name: str):
+    """A preset's typed options, composed as `resdeep train model=<name>` composes them."""
+    return load_config([f"model={name}"]).model
 
 
 def test_every_paper_preset_is_shipped():
@@ -41,7 +42,7 @@ def test_every_preset_has_its_paper_parameter_count(name):
 
 @pytest.mark.parametrize("depth", [20, 56, 110])
 def test_plain_net_has_the_same_parameters_as_its_residual_twin(depth):
-    plain, residual = build_model(ModelConfig(depth=depth, shortcut="none")), build_model(ModelConfig(depth=depth))
+    plain, residual = build_model(model_config("cifar", depth=depth, shortcut="none")), build_model(model_config("cifar", depth=depth))
     assert [(n, p.shape) for n, p in plain.named_parameters()] == [(n, p.shape) for n, p in residual.named_parameters()]
     plain.load_state_dict(residual.state_dict())
     plain.eval(), residual.eval()
@@ -57,8 +58,8 @@ def test_plain_net_has_the_same_parameters_as_its_residual_twin(depth):
 
 
 def test_shortcut_options_b_and_c_add_projections():
-    b = build_model(ModelConfig(depth=20, shortcut="B"))
-    c = build_model(ModelConfig(depth=20, shortcut="C"))
+    b = build_model(model_config("cifar", depth=20, shortcut="B"))
+    c = build_model(model_config("cifar", depth=20, shortcut="C"))
     assert sum(isinstance(m, ProjectionShortcut) for m in b.modules()) == 2  # where the width grows
     assert sum(isinstance(m, ProjectionShortcut) for m in c.modules()) == 9  # every block
     # B: two 1x1 convs (16->32, 32->64) with BN; C adds 1x1 convs on all nine blocks.
@@ -79,14 +80,14 @@ def test_option_a_pads_with_zeros_and_subsamples():
 
 @pytest.mark.parametrize("depth", [18, 34, 50, 101, 152])
 def test_imagenet_macs_are_within_5_percent_of_table_1(depth):
-    model = build_model(ModelConfig(family="imagenet", depth=depth, shortcut="B"), 3, 1000)
+    model = build_model(model_config("imagenet", depth=depth, shortcut="B"), 3, 1000)
     macs = sum(row.macs for row in summarize(model, (3, 224, 224)))
     assert abs(macs - TABLE1_MACS[depth]) / TABLE1_MACS[depth] < 0.05
 
 
 def test_bottleneck_stride_placement_changes_cost_not_parameters():
-    paper = build_model(ModelConfig(family="imagenet", depth=50, shortcut="B"), 3, 1000)
-    tv = build_model(ModelConfig(family="imagenet", depth=50, shortcut="B", bottleneck_stride="torchvision"), 3, 1000)
+    paper = build_model(model_config("imagenet", depth=50, shortcut="B"), 3, 1000)
+    tv = build_model(model_config("imagenet", depth=50, shortcut="B", bottleneck_stride="torchvision"), 3, 1000)
     assert count_params(paper) == count_params(tv) == 25_557_032
     assert paper.blocks[3].conv1.stride == (2, 2) and tv.blocks[3].conv2.stride == (2, 2)
     macs = lambda m: sum(r.macs for r in summarize(m, (3, 224, 224)))  # noqa: E731
@@ -94,17 +95,17 @@ def test_bottleneck_stride_placement_changes_cost_not_parameters():
 
 
 def test_resnet56_costs_about_125m_multiply_adds():
-    macs = sum(row.macs for row in summarize(build_model(ModelConfig(depth=56)), (3, 32, 32)))
+    macs = sum(row.macs for row in summarize(build_model(model_config("cifar", depth=56)), (3, 32, 32)))
     assert abs(macs - 125e6) / 125e6 < 0.02
 
 
 def test_input_channels_follow_the_data():
-    model = build_model(ModelConfig(depth=20), in_channels=1)
+    model = build_model(model_config("cifar", depth=20), in_channels=1)
     assert model.conv1.in_channels == 1 and model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_he_init_and_bn_defaults():
-    model = build_model(ModelConfig(depth=56))
+    model = build_model(model_config("cifar", depth=56))
     conv = model.blocks[20].conv1
     expected_std = (2 / (conv.out_channels * 9)) ** 0.5
     assert abs(conv.weight.std().item() - expected_std) / expected_std < 0.1
@@ -112,14 +113,14 @@ def test_he_init_and_bn_defaults():
 
 
 def test_zero_init_residual_is_an_option_that_silences_each_branch():
-    model = build_model(ModelConfig(depth=20, zero_init_residual=True))
+    model = build_model(model_config("cifar", depth=20, zero_init_residual=True))
     assert all(torch.all(block.bn2.weight == 0) for block in model.blocks)
-    plain = build_model(ModelConfig(depth=20, shortcut="none", zero_init_residual=True))
+    plain = build_model(model_config("cifar", depth=20, shortcut="none", zero_init_residual=True))
     assert all(torch.all(block.bn2.weight == 1) for block in plain.blocks)  # no branch to silence in a plain net
 
 
 def test_preact_block_puts_nothing_after_the_addition():
-    model = build_model(ModelConfig(depth=20, block="preact"))
+    model = build_model(model_config("cifar", depth=20, block="preact"))
     block = model.blocks[1]
     x = torch.randn(1, 16, 8, 8)
     block.eval()
@@ -130,10 +131,25 @@ def test_preact_block_puts_nothing_after_the_addition():
 
 def test_activation_checkpointing_gives_the_same_gradients():
     torch.manual_seed(0)
-    plain = build_model(ModelConfig(depth=20))
-    ckpt = build_model(ModelConfig(depth=20, checkpoint_activations=True))
+    plain = build_model(model_config("cifar", depth=20))
+    ckpt = build_model(model_config("cifar", depth=20, checkpoint_activations=True))
     ckpt.load_state_dict(plain.state_dict())
     x = torch.randn(4, 3, 32, 32)
     plain(x).sum().backward(), ckpt(x).sum().backward()
     for a, b in zip(plain.parameters(), ckpt.parameters()):
         assert torch.allclose(a.grad, b.grad, atol=1e-5)
+
+
+def test_each_family_has_only_its_own_options():
+    assert load_config(["model=resnet56"]).model.block == "basic"
+    with pytest.raises(UserError, match="model.bottleneck_stride"):
+        load_config(["model=resnet56", "model.bottleneck_stride=paper"])
+    with pytest.raises(UserError, match="imagenet presets"):
+        load_config(["model=resnet56", "model.family=imagenet"])
+
+
+def test_each_data_set_has_only_its_own_options():
+    assert not hasattr(load_config(["data=cifar10"]).data, "crop_size")
+    assert load_config(["data=imagenet", "model=resnet18"]).data.crop_size == 224
+    with pytest.raises(UserError, match="data.pca_lighting"):
+        load_config(["data=cifar10", "data.pca_lighting=false"])

@@ -4,13 +4,14 @@ import json
 from pathlib import Path
 
 from conftest import resdeep
-from resdeep.config import Config, DataConfig, ModelConfig
+from resdeep.config import Config, DataConfig
+from resdeep.models import model_config
 from resdeep.engine.job import run_identity
 
 
 def fake_run(root: Path, data: str, depth: int, shortcut: str, seed: int, curve, status="finished", max_iters=300):
     """A run folder as the engine writes it: run.json, metrics.jsonl, and result.json once ended."""
-    config = Config(model=ModelConfig(depth=depth, shortcut=shortcut), data=DataConfig(name=data), seed=seed)
+    config = Config(model=model_config("cifar", depth=depth, shortcut=shortcut), data=DataConfig(name=data), seed=seed)
     name = ("plain" if shortcut == "none" else "resnet") + str(depth)
     folder = root / data / name / f"seed{seed}"
     folder.mkdir(parents=True)

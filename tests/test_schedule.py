@@ -1,6 +1,12 @@
-"""The learning rate follows the paper's recipe, in iterations."""
+"""The learning rate follows the paper's recipe, in iterations (or in epochs, where a paper counts epochs)."""
+import pytest
+
+from resdeep.compose import load_config
 from resdeep.config import RecipeConfig
-from resdeep.engine.schedule import ScheduleState, end_warmup_if_ready, learning_rate, needs_warmup, update_plateau
+from resdeep.engine.schedule import (
+    ScheduleState, end_warmup_if_ready, in_iterations, learning_rate, needs_warmup, update_plateau,
+)
+from resdeep.errors import UserError
 
 
 def test_the_cifar_schedule_divides_the_rate_by_10_at_32k_and_48k_iterations():
@@ -33,3 +39,31 @@ def test_plateau_rule_divides_after_patience_evaluations_without_improvement():
     assert abs(learning_rate(10, recipe, state) - 0.01) < 1e-12
     assert not update_plateau(state, 30.0, recipe)
     assert update_plateau(state, RecipeConfig().lr, RecipeConfig()) is False  # off unless plateau=true
+
+
+def test_a_recipe_in_epochs_becomes_full_batches_of_this_training_set():
+    # Stochastic depth's recipe: 500 epochs, /10 at 250 and 375, batch 128, on the 45k training images.
+    recipe = RecipeConfig(batch_size=128, max_iters=None, milestones=[], epochs=500, milestone_epochs=[250, 375])
+    converted = in_iterations(recipe, 45_000)
+    per_epoch = 45_000 // 128  # 351 full batches: the loader starts a new epoch instead of a short batch
+    assert per_epoch == 351
+    assert converted.max_iters == 500 * 351 == 175_500
+    assert converted.milestones == [250 * 351, 375 * 351] == [87_750, 131_625]
+    # A 5,000-image subset converts through its own size.
+    assert in_iterations(recipe, 5_000).max_iters == 500 * 39
+
+
+def test_a_recipe_in_iterations_is_left_as_the_paper_wrote_it():
+    recipe = RecipeConfig()
+    assert in_iterations(recipe, 50_000) is recipe
+
+
+@pytest.mark.parametrize("overrides", [
+    ["recipe.epochs=3"],                                           # epochs on a recipe in iterations
+    ["recipe.max_iters=null", "recipe.milestones=[]"],             # no length at all
+    ["recipe.milestone_epochs=[5]"],                               # epoch milestones without epochs
+    ["recipe.epochs=0", "recipe.max_iters=null", "recipe.milestones=[]"],
+])
+def test_a_schedule_given_twice_or_not_at_all_is_refused(overrides):
+    with pytest.raises(UserError):
+        load_config(["data=synthetic", *overrides])

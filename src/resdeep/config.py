@@ -4,19 +4,14 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from resdeep.errors import UserError
 
-MODEL_FAMILIES = ("cifar", "imagenet")
-SHORTCUTS = ("A", "B", "C", "none")
-CIFAR_BLOCKS = ("basic", "preact")
-BOTTLENECK_STRIDES = ("paper", "torchvision")
-IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
 DATASETS = ("mnist", "cifar10", "imagenet", "synthetic")
 NORMALIZATIONS = ("pixel_mean", "channel_std", "none")
 DEVICES = ("auto", "cpu", "cuda")
@@ -25,22 +20,8 @@ PROGRESS_STYLES = ("auto", "bar", "lines", "off")
 
 
 @dataclass
-class ModelConfig:
-    """Which network: a depth-driven family plus the paper's options."""
-
-    family: str = "cifar"
-    depth: int = 20
-    shortcut: str = "A"
-    block: str = "basic"
-    width: int = 16
-    bottleneck_stride: str = "paper"
-    zero_init_residual: bool = False
-    checkpoint_activations: bool = False
-
-
-@dataclass
 class DataConfig:
-    """Which data set, where it lives, and how it is preprocessed."""
+    """What every data set has: where it lives, how it is split and preprocessed (CIFAR-10, MNIST)."""
 
     name: str = "cifar10"
     root: str = "data/cifar10"
@@ -49,24 +30,44 @@ class DataConfig:
     val_size: int = 0
     normalize: str = "pixel_mean"
     augment: bool = True
-    device_resident: Optional[bool] = None
-    workers: Optional[int] = None
     seed: int = 0
-    # synthetic set sizes
+
+
+@dataclass
+class SyntheticDataConfig(DataConfig):
+    """The built-in set: its sizes, generated from data.seed."""
+
+    name: str = "synthetic"
+    root: str = ""
+    download: bool = False
     train_size: int = 10000
     test_size: int = 2000
-    # ImageNet folder
+
+
+@dataclass
+class ImageNetDataConfig(DataConfig):
+    """An ImageNet-style image folder: scale augmentation, crops, lighting, loader workers."""
+
+    name: str = "imagenet"
+    root: str = "data/imagenet"
+    download: bool = False
+    normalize: str = "channel_std"
     scale_min: int = 256
     scale_max: int = 480
     crop_size: int = 224
     test_resize: int = 256
     ten_crop: bool = False
     pca_lighting: bool = True
+    workers: Optional[int] = None
+
+
+# Each data set's own options (conf/data/<name>.yaml starts from base_<name>).
+DATA_SCHEMAS = {"cifar10": DataConfig, "mnist": DataConfig, "synthetic": SyntheticDataConfig, "imagenet": ImageNetDataConfig}
 
 
 @dataclass
 class RecipeConfig:
-    """The optimisation recipe, in iterations (the paper's unit)."""
+    """The optimisation recipe, in iterations (He et al.'s unit) or in epochs (where a paper uses epochs)."""
 
     name: str = "cifar"
     batch_size: int = 128
@@ -76,7 +77,11 @@ class RecipeConfig:
     nesterov: bool = False
     milestones: List[int] = field(default_factory=lambda: [32000, 48000])
     lr_factor: float = 0.1
-    max_iters: int = 64000
+    max_iters: Optional[int] = 64000
+    # Recipes published in epochs: converted at start-up through the training set's size (full batches per
+    # epoch), then max_iters and milestones hold the iterations. Set max_iters: null and milestones: [] with them.
+    epochs: Optional[float] = None
+    milestone_epochs: List[float] = field(default_factory=list)
     warmup_lr: float = 0.01
     warmup_until_error: float = 80.0
     warmup_min_depth: Optional[int] = 110
@@ -104,14 +109,15 @@ class TrainerConfig:
     cudnn_benchmark: bool = True
     sync_bn: bool = False
     log_grad_norms: bool = False
+    diverge_above: Optional[float] = 1e4  # training loss that marks a run diverged; null: only NaN/inf do
 
 
 @dataclass
 class Config:
     """The whole run: what `resdeep train` receives after validation."""
 
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    model: Any = MISSING  # a network family's options (resdeep.models: one dataclass per family)
+    data: Any = MISSING   # a data set's options (DATA_SCHEMAS)
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     seed: int = 0
@@ -121,28 +127,23 @@ class Config:
 
 
 def register_configs() -> None:
-    """Put the schema in Hydra's ConfigStore; conf/config.yaml extends it."""
-    ConfigStore.instance().store(name="base_config", node=Config)
+    """Put the schemas in Hydra's ConfigStore: the whole config, each model family's and each data set's."""
+    from resdeep.models.registry import FAMILIES, family
+
+    family("cifar")  # loads every family
+    store = ConfigStore.instance()
+    store.store(name="base_config", node=Config)
+    for name, entry in FAMILIES.items():
+        store.store(group="model", name=f"base_{name}", node=entry.schema)
+    for name, schema in DATA_SCHEMAS.items():
+        store.store(group="data", name=f"base_{name}", node=schema(name=name))
 
 
 def model_id(model) -> str:
-    """A short, unique folder name for a network: plain56, resnet56, resnet56-B, resnet110-preact."""
-    get = model.get if hasattr(model, "get") else lambda k, d=None: getattr(model, k, d)
-    base = "plain" if get("shortcut") == "none" else "resnet"
-    parts = [f"{base}{get('depth')}"]
-    family, shortcut = get("family"), get("shortcut")
-    default_shortcut = "B" if family == "imagenet" else "A"
-    if shortcut not in ("none", default_shortcut):
-        parts.append(str(shortcut))
-    if get("block") == "preact":
-        parts.append("preact")
-    if family == "imagenet" and get("bottleneck_stride") == "torchvision":
-        parts.append("tv")
-    if family == "cifar" and get("width") != 16:
-        parts.append(f"w{get('width')}")
-    if get("zero_init_residual"):
-        parts.append("zi")
-    return "-".join(parts)
+    """A short, unique folder name for a network (its family names it): plain56, resnet56-B, ..."""
+    from resdeep.models.registry import model_id as family_model_id
+
+    return family_model_id(model)
 
 
 if not OmegaConf.has_resolver("model_id"):
@@ -158,24 +159,22 @@ def _choice(value, choices, key: str) -> None:
     _require(value in choices, f"{key}={value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
 
 
-def validate_model(model: ModelConfig) -> None:
-    """Check a network description before anything is built."""
-    _choice(model.family, MODEL_FAMILIES, "model.family")
-    _choice(model.shortcut, SHORTCUTS, "model.shortcut")
-    if model.family == "cifar":
-        _require(
-            model.depth >= 8 and (model.depth - 2) % 6 == 0,
-            f"model.depth={model.depth} is not 6n+2 with n >= 1; CIFAR-style depths are 8, 14, 20, 26, 32, ..., 56, 110, 1202",
-        )
-        _choice(model.block, CIFAR_BLOCKS, "model.block")
-        _require(model.width >= 1, f"model.width={model.width} must be a positive number of filters")
-    else:
-        _require(
-            model.depth in IMAGENET_DEPTHS,
-            f"model.depth={model.depth} is not an ImageNet depth of Table 1; choose one of: {', '.join(map(str, IMAGENET_DEPTHS))}",
-        )
-        _choice(model.bottleneck_stride, BOTTLENECK_STRIDES, "model.bottleneck_stride")
-        _require(model.block == "basic", "model.block=preact is offered for the CIFAR family only")
+def validate_recipe_length(recipe: RecipeConfig) -> None:
+    """A recipe is in iterations (max_iters, milestones) or in epochs (epochs, milestone_epochs), never both."""
+    if recipe.epochs is None:
+        _require(not recipe.milestone_epochs, f"recipe.milestone_epochs={list(recipe.milestone_epochs)} needs recipe.epochs (the run's length in epochs)")
+        _require(recipe.max_iters is not None, "recipe.max_iters is not set; give the run's length: recipe.max_iters=N or recipe.epochs=N")
+        _require(recipe.max_iters > 0, f"recipe.max_iters={recipe.max_iters} must be a positive number of iterations")
+        return
+    _require(recipe.epochs > 0, f"recipe.epochs={recipe.epochs} must be a positive number of epochs")
+    _require(
+        recipe.max_iters is None and not recipe.milestones,
+        f"recipe.epochs={recipe.epochs:g} and recipe.max_iters={recipe.max_iters} / recipe.milestones={list(recipe.milestones)} "
+        "both give the schedule; count in epochs (add recipe.max_iters=null 'recipe.milestones=[]') or in iterations "
+        "(recipe.epochs=null 'recipe.milestone_epochs=[]')",
+    )
+    epochs = list(recipe.milestone_epochs)
+    _require(epochs == sorted(epochs) and all(0 < e for e in epochs), f"recipe.milestone_epochs={epochs} must be positive and increasing")
 
 
 def validate(cfg: DictConfig) -> Config:
@@ -187,14 +186,20 @@ def validate(cfg: DictConfig) -> Config:
         raise UserError(f"missing config value {key}: set it on the command line, e.g. {key}=...") from None
     except OmegaConfBaseException as error:
         raise UserError(f"invalid config: {str(error).splitlines()[0]}") from None
+    from resdeep.models.registry import validate_model
+
     validate_model(typed.model)
     data, recipe, trainer = typed.data, typed.recipe, typed.trainer
     _choice(data.name, DATASETS, "data")
+    _require(
+        type(data) is DATA_SCHEMAS[data.name],
+        f"data.name={data.name} does not match the data preset's options; choose the data set with data={data.name}",
+    )
     _choice(data.normalize, NORMALIZATIONS, "data.normalize")
     _require(data.val_size >= 0, f"data.val_size={data.val_size} must be 0 (no split) or a positive count")
     _require(recipe.batch_size > 0, f"recipe.batch_size={recipe.batch_size} must be a positive number of images")
     _require(recipe.lr > 0 and math.isfinite(recipe.lr), f"recipe.lr={recipe.lr} must be a positive learning rate")
-    _require(recipe.max_iters > 0, f"recipe.max_iters={recipe.max_iters} must be a positive number of iterations")
+    validate_recipe_length(recipe)
     _require(recipe.weight_decay >= 0, f"recipe.weight_decay={recipe.weight_decay} must not be negative")
     _require(0 <= recipe.momentum < 1, f"recipe.momentum={recipe.momentum} must be in [0, 1)")
     _require(list(recipe.milestones) == sorted(recipe.milestones), f"recipe.milestones={list(recipe.milestones)} must be increasing")
@@ -209,4 +214,8 @@ def validate(cfg: DictConfig) -> Config:
     for key in ("log_every", "eval_every", "checkpoint_every", "keep_checkpoints", "eval_batch_size"):
         value = getattr(trainer, key)
         _require(value > 0, f"trainer.{key}={value} must be a positive number")
+    _require(
+        trainer.diverge_above is None or trainer.diverge_above > 0,
+        f"trainer.diverge_above={trainer.diverge_above} must be a positive loss, or null to stop only at NaN/inf",
+    )
     return typed

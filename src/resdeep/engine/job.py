@@ -25,7 +25,7 @@ def run_identity(cfg: Config) -> dict:
     """What makes a run this run: changing any of it needs a new folder (or restart=true)."""
     plain = OmegaConf.to_container(OmegaConf.structured(cfg))
     data = {k: v for k, v in plain["data"].items() if k not in ("root", "download", "verify", "workers", "device_resident")}
-    recipe = {k: v for k, v in plain["recipe"].items() if k != "max_iters"}
+    recipe = {k: v for k, v in plain["recipe"].items() if k not in ("max_iters", "epochs")}  # a longer run continues
     return {"model": plain["model"], "data": data, "recipe": recipe, "seed": cfg.seed}
 
 
@@ -70,7 +70,7 @@ def run_job(cfg: DictConfig, run_dir: str) -> dict:
         barrier(world)
         identity = run_identity(config)
         result = read_json(run_dir / RESULT_FILE)
-        if result and (result.get("diverged") or result.get("iterations", 0) >= config.recipe.max_iters):
+        if result and (result.get("diverged") or result.get("iterations", 0) >= (config.recipe.max_iters or result.get("max_iters", 0))):
             if world.is_main:
                 print(f"resdeep: {run_dir} already {result['status']} at iteration {result['iterations']} (test error {result.get('final_test_error')}); restart=true trains it again")
             return result

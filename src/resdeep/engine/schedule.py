@@ -1,7 +1,7 @@
 """The learning rate as a function of the iteration (the paper's unit), plus the two stateful rules."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from resdeep.config import RecipeConfig
 
@@ -15,6 +15,23 @@ class ScheduleState:
     plateau_drops: int = 0
     plateau_best: float | None = None
     plateau_waited: int = 0
+
+
+def iterations_per_epoch(train_size: int, batch_size: int) -> int:
+    """Full batches in one pass over the training set (the loader starts a new epoch rather than a short batch)."""
+    return max(train_size // batch_size, 1)
+
+
+def in_iterations(recipe: RecipeConfig, train_size: int) -> RecipeConfig:
+    """A recipe published in epochs, converted through this training set's size; others unchanged."""
+    if recipe.epochs is None:
+        return recipe
+    per_epoch = iterations_per_epoch(train_size, recipe.batch_size)
+    return replace(
+        recipe,
+        max_iters=max(round(recipe.epochs * per_epoch), 1),
+        milestones=[round(epoch * per_epoch) for epoch in recipe.milestone_epochs],
+    )
 
 
 def needs_warmup(recipe: RecipeConfig, depth: int) -> bool:

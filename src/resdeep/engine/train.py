@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,9 @@ from resdeep.engine.distributed import World, all_reduce_sum, convert_sync_batch
 from resdeep.engine.evaluate import evaluate
 from resdeep.engine.fastpath import make_optimizer, make_train_step, resolve_fast_path, set_learning_rate
 from resdeep.engine.logger import RunLogger, Stopwatch
-from resdeep.engine.schedule import ScheduleState, end_warmup_if_ready, learning_rate, needs_warmup, update_plateau
+from resdeep.engine.schedule import (
+    ScheduleState, end_warmup_if_ready, in_iterations, iterations_per_epoch, learning_rate, needs_warmup, update_plateau,
+)
 from resdeep.engine.signals import StopRequest
 from resdeep.models import build_model
 from resdeep.models.summary import count_params
@@ -93,11 +95,13 @@ def local_batch_shape(cfg: Config, data, world: World) -> tuple:
 
 def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     """Train one run to recipe.max_iters (resuming from its latest checkpoint); returns the result record."""
-    recipe, trainer = cfg.recipe, cfg.trainer
+    trainer = cfg.trainer
     device = pick_device(trainer.device, world)
     torch.manual_seed(cfg.seed), np.random.seed(cfg.seed), random.seed(cfg.seed)
     torch.backends.cudnn.benchmark = trainer.cudnn_benchmark
     fast, data, model, optimizer = build_training(cfg, device, world)
+    cfg = replace(cfg, recipe=in_iterations(cfg.recipe, data.train_size))  # epochs -> iterations, shown in the config
+    recipe = cfg.recipe
     schedule = ScheduleState(warming_up=needs_warmup(recipe, cfg.model.depth))
     window = TrainWindow(device)
     iteration, records, elapsed_before = 0, [], 0.0
@@ -121,6 +125,9 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     if saved is not None:
         logger.message(f"resuming {run_dir} from iteration {iteration}")
     logger.message(f"{model_id(cfg.model)} on {cfg.data.name}: {count_params(model):,} parameters, {data.train_size:,} training images, device {device}, fast path: {fast.describe()}")
+    if recipe.epochs is not None:
+        per_epoch = iterations_per_epoch(data.train_size, recipe.batch_size)
+        logger.message(f"recipe {recipe.name} in epochs: {recipe.epochs:g} epochs of {per_epoch:,} iterations = {recipe.max_iters:,} iterations, lr milestones at {recipe.milestones}")
 
     started, stopwatch, diverged = time.perf_counter(), Stopwatch(), False
     last_train = (math.nan, math.nan)

@@ -1,10 +1,18 @@
 """The ImageNet networks of Table 1: 18 and 34 layers of basic blocks, 50/101/152 of bottlenecks."""
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resdeep.errors import UserError
 from resdeep.models.blocks import BasicBlock, Bottleneck
+from resdeep.models.cifar import SHORTCUTS, choose
+from resdeep.models.init import init_weights
+from resdeep.models.registry import register_family
 from resdeep.models.stack import run_blocks
+
+BOTTLENECK_STRIDES = ("paper", "torchvision")
 
 LAYOUTS = {
     18: (BasicBlock, (2, 2, 2, 2)),
@@ -13,6 +21,18 @@ LAYOUTS = {
     101: (Bottleneck, (3, 4, 23, 3)),
     152: (Bottleneck, (3, 8, 36, 3)),
 }
+
+
+@dataclass
+class ImageNetConfig:
+    """A network of Table 1: its depth, shortcut option and where a bottleneck block subsamples."""
+
+    family: str = "imagenet"
+    depth: int = 34
+    shortcut: str = "B"
+    bottleneck_stride: str = "paper"
+    zero_init_residual: bool = False
+    checkpoint_activations: bool = False
 
 
 class ImageNetNet(nn.Module):
@@ -49,3 +69,32 @@ class ImageNetNet(nn.Module):
         x = run_blocks(self.blocks, x, self.checkpoint_activations)
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         return self.fc(x)
+
+
+def validate_imagenet(cfg: ImageNetConfig) -> None:
+    """A depth of Table 1, a known shortcut and bottleneck stride."""
+    if cfg.depth not in LAYOUTS:
+        raise UserError(f"model.depth={cfg.depth} is not an ImageNet depth of Table 1; choose one of: {', '.join(map(str, LAYOUTS))}")
+    choose(cfg.shortcut, SHORTCUTS, "model.shortcut")
+    choose(cfg.bottleneck_stride, BOTTLENECK_STRIDES, "model.bottleneck_stride")
+
+
+def imagenet_run_name(cfg: ImageNetConfig) -> str:
+    """plain34, resnet34, resnet34-A, resnet50-tv."""
+    parts = [f"{'plain' if cfg.shortcut == 'none' else 'resnet'}{cfg.depth}"]
+    if cfg.shortcut not in ("none", "B"):
+        parts.append(cfg.shortcut)
+    if cfg.bottleneck_stride == "torchvision":
+        parts.append("tv")
+    if cfg.zero_init_residual:
+        parts.append("zi")
+    return "-".join(parts)
+
+
+def build_imagenet(cfg: ImageNetConfig, in_channels: int, num_classes: int) -> nn.Module:
+    model = ImageNetNet(cfg.depth, cfg.shortcut, cfg.bottleneck_stride, in_channels, num_classes, cfg.checkpoint_activations)
+    init_weights(model, cfg.zero_init_residual)
+    return model
+
+
+register_family("imagenet", ImageNetConfig, build_imagenet, validate_imagenet, imagenet_run_name)

@@ -1,39 +1,97 @@
-"""The one registry of networks: a family name maps to a builder taking a ModelConfig."""
-from typing import Callable, Dict
+"""The one registry of networks: each family file registers its options (a dataclass) and its builder.
+
+A family's presets in conf/model/ start from its schema (`defaults: [base_<family>]`), so Hydra checks keys
+and types, and `resdeep train --cfg job` shows only the options that family has.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Dict
 
 from torch import nn
 
-from resdeep.config import ModelConfig, validate_model
-from resdeep.models.cifar import CifarNet
-from resdeep.models.imagenet import ImageNetNet
-from resdeep.models.init import init_weights
-
-MODEL_BUILDERS: Dict[str, Callable[[ModelConfig, int, int], nn.Module]] = {}
+from resdeep.errors import UserError
 
 
-def register(family: str):
-    """Decorator: make a builder available as model.family=<family>."""
+@dataclass(frozen=True)
+class Family:
+    """A network family: its options, how to check them, name a run folder after them, and build the net."""
 
-    def add(builder):
-        MODEL_BUILDERS[family] = builder
-        return builder
-
-    return add
-
-
-@register("cifar")
-def build_cifar(cfg: ModelConfig, in_channels: int, num_classes: int) -> nn.Module:
-    return CifarNet(cfg.depth, cfg.shortcut, cfg.block, cfg.width, in_channels, num_classes, cfg.checkpoint_activations)
+    name: str
+    schema: type
+    build: Callable[[Any, int, int], nn.Module]
+    validate: Callable[[Any], None]
+    run_name: Callable[[Any], str]
 
 
-@register("imagenet")
-def build_imagenet(cfg: ModelConfig, in_channels: int, num_classes: int) -> nn.Module:
-    return ImageNetNet(cfg.depth, cfg.shortcut, cfg.bottleneck_stride, in_channels, num_classes, cfg.checkpoint_activations)
+FAMILIES: Dict[str, Family] = {}
 
 
-def build_model(cfg: ModelConfig, in_channels: int = 3, num_classes: int = 10) -> nn.Module:
-    """Build and He-initialise the network a ModelConfig describes."""
+def register_family(name: str, schema: type, build, validate, run_name) -> Family:
+    """Make a family available as model.family=<name> (its presets live in conf/model/)."""
+    FAMILIES[name] = Family(name, schema, build, validate, run_name)
+    return FAMILIES[name]
+
+
+def family(name: str) -> Family:
+    """The registered family called name, or one line listing the families there are."""
+    _load_families()
+    if name not in FAMILIES:
+        raise UserError(f"model.family={name!r} is not a network family; choose one of: {', '.join(sorted(FAMILIES))}")
+    return FAMILIES[name]
+
+
+def model_config(family_name: str = "cifar", **options) -> Any:
+    """A family's typed options: model_config('cifar', depth=56) is ResNet-56's ModelConfig."""
+    schema = family(family_name).schema
+    known = {f.name for f in fields(schema)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UserError(f"model.{unknown[0]} is not an option of the {family_name} family; its options: {', '.join(sorted(known - {'family'}))}")
+    return schema(family=family_name, **options)
+
+
+def as_model_config(model: Any) -> Any:
+    """A typed config from a dict (run.json), a Hydra node or an already typed config."""
+    if hasattr(model, "__dataclass_fields__"):
+        return model
+    from omegaconf import DictConfig, OmegaConf
+
+    plain = OmegaConf.to_container(model, resolve=True) if isinstance(model, DictConfig) else dict(model)
+    return model_config(plain.pop("family", "cifar"), **plain)
+
+
+def validate_model(model: Any) -> None:
+    """Check a network description before anything is built: its family, its schema, its own rules."""
+    entry = family(model.family)
+    if not isinstance(model, entry.schema):
+        raise UserError(
+            f"model.family={model.family} cannot be set on a preset of another family; "
+            f"choose one of the {model.family} presets instead: model={'|'.join(presets_of(model.family)) or '...'}"
+        )
+    entry.validate(model)
+
+
+def presets_of(family_name: str) -> list[str]:
+    """The shipped presets (conf/model/*.yaml) that start from this family's options."""
+    from resdeep.compose import config_dir
+
+    return sorted(p.stem for p in (config_dir() / "model").glob("*.yaml") if f"base_{family_name}" in p.read_text())
+
+
+def model_id(model: Any) -> str:
+    """A short, unique folder name for a network, e.g. plain56, resnet56-B, resnet110-preact."""
+    model = as_model_config(model)
+    return family(model.family).run_name(model)
+
+
+def build_model(cfg: Any, in_channels: int = 3, num_classes: int = 10) -> nn.Module:
+    """Build and initialise the network a family's config describes."""
+    cfg = as_model_config(cfg)
     validate_model(cfg)
-    model = MODEL_BUILDERS[cfg.family](cfg, in_channels, num_classes)
-    init_weights(model, cfg.zero_init_residual)
-    return model
+    return FAMILIES[cfg.family].build(cfg, in_channels, num_classes)
+
+
+def _load_families() -> None:
+    """Import every family file once; each registers itself."""
+    import resdeep.models.families  # noqa: F401  (a dictionary lookup after the first time)

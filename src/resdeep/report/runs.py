@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
-from resdeep.config import ModelConfig, model_id
+from resdeep.config import model_id
 from resdeep.engine.files import read_json
 from resdeep.engine.logger import read_metrics
 
@@ -57,7 +57,7 @@ def load_run(folder: Path) -> Optional[Run]:
     identity = read_json(folder / "run.json")
     if not identity:
         return None
-    model = model_id(ModelConfig(**identity["model"]))
+    model = model_id(identity["model"])
     result = read_json(folder / "result.json")
     hydra_config = folder / ".hydra" / "config.yaml"
     max_iters = result["max_iters"] if result else _max_iters_from_hydra(hydra_config)

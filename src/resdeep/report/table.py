@@ -4,7 +4,6 @@ from __future__ import annotations
 import statistics
 from typing import List, Optional
 
-from resdeep.config import ModelConfig
 from resdeep.data.shapes import DATASET_SHAPES
 from resdeep.report.curves import group_runs
 from resdeep.report.paper import paper_error
@@ -19,7 +18,7 @@ def parameter_count(run: Run) -> int:
     from resdeep.models.summary import count_params
 
     shape = DATASET_SHAPES[run.data]
-    return count_params(build_model(ModelConfig(**run.model_config), shape.channels, shape.num_classes))
+    return count_params(build_model(run.model_config, shape.channels, shape.num_classes))
 
 
 def fmt(value: Optional[float]) -> str:

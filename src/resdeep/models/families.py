@@ -1,0 +1,2 @@
+"""Every network family, imported once so that each registers itself (add a new family's file here)."""
+from resdeep.models import cifar, imagenet  # noqa: F401
