@@ -45,6 +45,12 @@ def _demo(args: List[str]) -> int:
     return run_demo_command(args)
 
 
+def _status(args: List[str]) -> int:
+    from resdeep.commands.status import run_status_command
+
+    return run_status_command(args)
+
+
 COMMANDS: Dict[str, Tuple[Callable[[List[str]], int], str]] = {
     "train": (_train, "train networks; Hydra overrides, -m for a sweep (e.g. -m +experiment=figure6)"),
     "summary": (_summary, "print a network's layer table, exact parameter count and multiply-adds"),
@@ -52,6 +58,7 @@ COMMANDS: Dict[str, Tuple[Callable[[List[str]], int], str]] = {
     "bench": (_bench, "measure training images/s against a conventional PyTorch loop on the same device"),
     "analyze": (_analyze, "look inside trained runs: responses, gradients, init, lesion, landscape (figure + CSV each)"),
     "demo": (_demo, "plain vs residual nets on the built-in data set, then the report (offline, CPU, minutes)"),
+    "status": (_status, "one table for a run or a sweep from its files: state, iteration, errors, images/s, time left"),
 }
 
 

@@ -5,12 +5,15 @@ import shutil
 import sys
 import traceback
 from pathlib import Path
+from typing import Dict, Optional
 
+import torch.distributed as torch_dist
 from omegaconf import DictConfig, OmegaConf
 
 from resdeep.config import Config, validate
-from resdeep.engine.distributed import barrier, setup_world, shutdown
-from resdeep.engine.files import read_json, write_json
+from resdeep.engine.distributed import World, barrier, setup_world, shutdown
+from resdeep.engine.files import atomic_write_text, read_json, write_json
+from resdeep.engine.lock import RunLock, lock_run_folder
 from resdeep.engine.signals import INTERRUPTED_EXIT_CODE, StopRequest
 from resdeep.engine.train import TrainingInterrupted, train
 from resdeep.errors import UserError
@@ -18,7 +21,8 @@ from resdeep.errors import UserError
 RESULT_FILE = "result.json"
 IDENTITY_FILE = "run.json"
 CRASH_FILE = "error.log"
-RUN_OUTPUTS = ("checkpoints", "tb", "metrics.jsonl", "train.log", RESULT_FILE, IDENTITY_FILE, CRASH_FILE)
+HYDRA_DIR = ".hydra"
+RUN_OUTPUTS = ("checkpoints", "tb", "metrics.jsonl", "train.log", RESULT_FILE, IDENTITY_FILE, CRASH_FILE, HYDRA_DIR)
 
 
 def run_identity(cfg: Config) -> dict:
@@ -43,13 +47,19 @@ def identity_differences(saved: dict, current: dict, prefix: str = "") -> list[s
 
 
 def clear_run(run_dir: Path) -> None:
-    """restart=true: remove what earlier attempts wrote (Hydra's files for this invocation stay)."""
+    """restart=true: remove what earlier attempts wrote (the lock stays: this process holds it)."""
     for name in RUN_OUTPUTS:
         path = run_dir / name
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
+
+
+def forget_run(run_dir: Path) -> None:
+    """Undo the start of a run that never trained: its identity and Hydra's files, so nothing of it remains."""
+    (run_dir / IDENTITY_FILE).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / HYDRA_DIR, ignore_errors=True)
 
 
 def record_crash(run_dir: str) -> Path:
@@ -59,34 +69,90 @@ def record_crash(run_dir: str) -> Path:
     return path
 
 
-def run_job(cfg: DictConfig, run_dir: str) -> dict:
-    """Train the run in run_dir unless it is finished; exit 75 after a requested stop."""
+def read_record(path: Path) -> dict | None:
+    """A run's JSON record (run.json, result.json): None when absent, one line when it is not a JSON object."""
+    if not path.exists():
+        return None
+    record = read_json(path)
+    if not isinstance(record, dict):
+        raise UserError(f"{path} is damaged (not a JSON object); pass restart=true to train this run again")
+    return record
+
+
+def finished_result(run_dir: Path, config: Config) -> dict | None:
+    """The result of a run that needs no more training, else None; a folder holding another config is refused first."""
+    saved = read_record(run_dir / IDENTITY_FILE)
+    if saved is not None and saved != run_identity(config):
+        changed = "; ".join(identity_differences(saved, run_identity(config))[:4])
+        raise UserError(f"{run_dir} holds a run with another config ({changed}); pass restart=true to replace it, or name=<new name> to keep both")
+    result = read_record(run_dir / RESULT_FILE)
+    if result and (result.get("diverged") or result.get("iterations", 0) >= (config.recipe.max_iters or result.get("max_iters", 0))):
+        return result
+    return None
+
+
+def hold_run_folder(run_dir: Path, world: World) -> RunLock | None:
+    """Rank 0 takes the folder's lock; if it is in use, every rank stops with the same one line."""
+    lock, refusal = None, None
+    if world.is_main:
+        try:
+            lock = lock_run_folder(run_dir)
+        except UserError as error:
+            refusal = str(error)
+    if world.enabled:
+        shared = [refusal]
+        torch_dist.broadcast_object_list(shared, src=0)
+        refusal = shared[0]
+    if refusal:
+        raise UserError(refusal)
+    return lock
+
+
+def save_hydra_files(run_dir: Path, hydra_files: Dict[str, str]) -> None:
+    """Hydra's record of the command (config.yaml, hydra.yaml, overrides.yaml), written once the run is really ours."""
+    for name, text in hydra_files.items():
+        atomic_write_text(run_dir / HYDRA_DIR / name, text)
+
+
+def run_job(cfg: DictConfig, run_dir: str, hydra_files: Optional[Dict[str, str]] = None) -> dict:
+    """Train the run in run_dir unless it is finished; exit 75 after a requested stop.
+
+    Order matters: compare the config, then skip a finished run, then lock, and only then write, so a
+    refused or skipped command leaves the folder exactly as it was."""
     config = validate(cfg)
     run_dir = Path(run_dir)
     world = setup_world(config.trainer.device)
+    lock = None
     try:
-        if config.restart and world.is_main:
-            clear_run(run_dir)
-        barrier(world)
-        identity = run_identity(config)
-        result = read_json(run_dir / RESULT_FILE)
-        if result and (result.get("diverged") or result.get("iterations", 0) >= (config.recipe.max_iters or result.get("max_iters", 0))):
+        result = None if config.restart else finished_result(run_dir, config)
+        if result is None:
+            lock = hold_run_folder(run_dir, world)
+            result = None if config.restart else finished_result(run_dir, config)  # another process may have finished it meanwhile
+        if result is not None:
             if world.is_main:
                 print(f"resdeep: {run_dir} already {result['status']} at iteration {result['iterations']} (test error {result.get('final_test_error')}); restart=true trains it again")
             return result
-        saved_identity = read_json(run_dir / IDENTITY_FILE)
-        if saved_identity and saved_identity != identity:
-            changed = "; ".join(identity_differences(saved_identity, identity)[:4])
-            raise UserError(f"{run_dir} holds a run with another config ({changed}); pass restart=true to replace it, or name=<new name> to keep both")
+        identity = run_identity(config)
+        new_run = config.restart or read_record(run_dir / IDENTITY_FILE) is None
         if world.is_main:
+            if config.restart:
+                clear_run(run_dir)
+            lock.claim()
             write_json(run_dir / IDENTITY_FILE, identity)
+            save_hydra_files(run_dir, hydra_files or {})
             (run_dir / RESULT_FILE).unlink(missing_ok=True)  # a longer max_iters continues a finished run
+        barrier(world)
         with StopRequest() as stop:
             try:
                 result = train(config, run_dir, world, stop)
+            except UserError:
+                if new_run and world.is_main and not (run_dir / "checkpoints").exists():
+                    forget_run(run_dir)  # refused before training (e.g. by the data): the corrected command starts afresh
+                raise
             except TrainingInterrupted as interrupted:
                 print(f"resdeep: stopped at iteration {interrupted}; run the same command again to resume", file=sys.stderr)
                 barrier(world)  # every rank stops at the same iteration (train agrees on it), so all arrive
+                stop.hand_over()  # under submitit: it requeues the job, which resumes from the checkpoint
                 sys.exit(INTERRUPTED_EXIT_CODE)
         if world.is_main:
             write_json(run_dir / RESULT_FILE, result)
@@ -96,4 +162,6 @@ def run_job(cfg: DictConfig, run_dir: str) -> dict:
         barrier(world)  # leave together: a rank tearing down its process group early can hang the others
         return result
     finally:
+        if lock is not None:
+            lock.release()
         shutdown(world)
