@@ -68,15 +68,16 @@ def run_train_command(args: List[str]) -> int:
     parsed = one_line_errors(get_args_parser(), "resdeep train").parse_args(args)
     informational = parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion or parsed.cfg
     register_launchers()
+    folder_overrides: List[str] = []
     if not informational:
         check_launcher(parsed.overrides, None)  # a missing extra, before composing a config that names it
-        check_train_arguments(parsed.overrides, parsed.config_dir, parsed.multirun)
+        folder_overrides = check_train_arguments(parsed.overrides, parsed.config_dir, parsed.multirun)
         if parsed.multirun:
             check_launcher(parsed.overrides, launcher_config(parsed.overrides, parsed.config_dir))
     register_configs()
     main = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(train_job)
     # Hydra's completion script names the program after argv[0]: it must be the `resdeep` the shell runs.
-    sys.argv = ["resdeep" if parsed.shell_completion else "resdeep train", *args]
+    sys.argv = ["resdeep" if parsed.shell_completion else "resdeep train", *with_overrides(args, parsed.overrides, folder_overrides)]
     try:
         main()
     except ValueError as error:  # Hydra's own argument checks (job errors never reach here)
@@ -86,6 +87,15 @@ def run_train_command(args: List[str]) -> int:
             print("resdeep: the sweep has failed or diverged jobs; `resdeep status <sweep folder>` lists every job's state", file=sys.stderr)
         raise
     return 0
+
+
+def with_overrides(args: List[str], overrides: List[str], extra: List[str]) -> List[str]:
+    """args with extra overrides right after the user's (Hydra's argparse wants all overrides in one run)."""
+    count = len(overrides)
+    for index in range(len(args) - count + 1):
+        if count and args[index:index + count] == overrides:
+            return args[:index + count] + extra + args[index + count:]
+    return args + extra
 
 
 def launcher_config(overrides: List[str], extra_config_dir: str | None):
