@@ -1,18 +1,25 @@
 """The CIFAR-10 networks of section 4.2: 6n+2 layers, widths 16/32/64, plain or residual."""
+import math
+from functools import partial
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from resdeep.errors import UserError
+from resdeep.models import fixup, highway, looks_linear, stochastic_depth
 from resdeep.models.blocks import BasicBlock, PreActBlock, conv3x3
 from resdeep.models.init import init_weights
 from resdeep.models.registry import register_family
 from resdeep.models.stack import run_blocks
 
-SHORTCUTS = ("A", "B", "C", "none")
+SHORTCUTS = ("A", "B", "C", "none", "highway")
 BLOCKS = ("basic", "preact")
+ACTIVATIONS = ("relu", "crelu")
+INITS = ("he", "looks_linear", "fixup")
+NORMS = ("batch", "none")
 
 
 @dataclass
@@ -26,6 +33,12 @@ class CifarConfig:
     width: int = 16
     zero_init_residual: bool = False
     checkpoint_activations: bool = False
+    # What makes depth trainable besides the identity shortcut (issue 13; README "Trainability remedies").
+    gate_bias: Optional[float] = None  # b_T of the highway gates: null = -2 (the paper's) with shortcut=highway
+    stochastic_depth: Optional[float] = None  # survival probability p_L of the last block (paper: 0.5); null = off
+    activation: str = "relu"  # relu | crelu (plain nets)
+    init: str = "he"  # he | looks_linear (crelu plain nets) | fixup (residual nets, norm=none)
+    norm: str = "batch"  # batch | none (with init=fixup or init=looks_linear)
 
 
 class CifarNet(nn.Module):
@@ -40,15 +53,17 @@ class CifarNet(nn.Module):
         in_channels: int = 3,
         num_classes: int = 10,
         checkpoint_activations: bool = False,
+        block_class: Optional[type] = None,
     ):
         super().__init__()
         assert (depth - 2) % 6 == 0 and depth >= 8, "CIFAR nets have 6n+2 layers"
         blocks_per_stage = (depth - 2) // 6
         self.preact = block == "preact"
-        block_class = PreActBlock if self.preact else BasicBlock
+        block_class = block_class or (PreActBlock if self.preact else BasicBlock)
         self.checkpoint_activations = checkpoint_activations
         self.conv1 = conv3x3(in_channels, width)
         self.bn1 = None if self.preact else nn.BatchNorm2d(width)
+        self.stem_activation = nn.ReLU()  # remedies swap these (models/looks_linear.py)
         blocks, channels = [], width
         for stage, stage_width in enumerate((width, 2 * width, 4 * width)):
             for index in range(blocks_per_stage):
@@ -57,16 +72,17 @@ class CifarNet(nn.Module):
                 channels = stage_width
         self.blocks = nn.Sequential(*blocks)
         self.final_bn = nn.BatchNorm2d(channels) if self.preact else None
+        self.final_activation = nn.Identity()
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)
         if self.bn1 is not None:
-            x = F.relu(self.bn1(x))
+            x = self.stem_activation(self.bn1(x))
         x = run_blocks(self.blocks, x, self.checkpoint_activations)
         if self.final_bn is not None:
             x = F.relu(self.final_bn(x))
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        x = torch.flatten(F.adaptive_avg_pool2d(self.final_activation(x), 1), 1)
         return self.fc(x)
 
 
@@ -84,12 +100,48 @@ def validate_cifar(cfg: CifarConfig) -> None:
     choose(cfg.block, BLOCKS, "model.block")
     if cfg.width < 1:
         raise UserError(f"model.width={cfg.width} must be a positive number of filters")
+    validate_remedies(cfg)
+
+
+def validate_remedies(cfg: CifarConfig) -> None:
+    """Each remedy on the nets it was made for; anything else is refused with the option that is wrong."""
+    choose(cfg.activation, ACTIVATIONS, "model.activation")
+    choose(cfg.init, INITS, "model.init")
+    choose(cfg.norm, NORMS, "model.norm")
+    residual, highway_net = cfg.shortcut in ("A", "B", "C"), cfg.shortcut == "highway"
+    if cfg.gate_bias is not None and not highway_net:
+        raise UserError(f"model.gate_bias={cfg.gate_bias} needs model.shortcut=highway (it is the highway gates' bias); remove it or use model=highway{cfg.depth}")
+    if cfg.gate_bias is not None and not math.isfinite(cfg.gate_bias):
+        raise UserError(f"model.gate_bias={cfg.gate_bias} must be a finite number (the paper's is -2)")
+    if cfg.stochastic_depth is not None:
+        if not 0 < cfg.stochastic_depth <= 1:
+            raise UserError(f"model.stochastic_depth={cfg.stochastic_depth} is a survival probability: it must be in (0, 1] (the paper's 0.5), or null for off")
+        if not residual:
+            raise UserError(f"model.stochastic_depth needs a residual net (model.shortcut=A|B|C); got model.shortcut={cfg.shortcut}: a {'plain' if cfg.shortcut == 'none' else 'highway'} block has no branch to drop")
+        if cfg.block != "basic" or cfg.init != "he":
+            raise UserError(f"model.stochastic_depth is implemented for the paper's post-activation block with BN (model.block=basic model.init=he); got model.block={cfg.block} model.init={cfg.init}")
+    if cfg.activation == "crelu" and cfg.shortcut != "none":
+        raise UserError(f"model.activation=crelu is for plain nets: it needs model.shortcut=none (got {cfg.shortcut})")
+    if cfg.init == "looks_linear" and cfg.activation != "crelu":
+        raise UserError("model.init=looks_linear needs model.activation=crelu (the mirrored weights undo CReLU's split)")
+    if cfg.activation == "crelu" and cfg.block != "basic":
+        raise UserError("model.activation=crelu needs model.block=basic")
+    if cfg.init == "fixup":
+        if cfg.norm != "none":
+            raise UserError("model.init=fixup replaces BatchNorm: it needs model.norm=none (got model.norm=batch)")
+        if cfg.shortcut != "A" or cfg.block != "basic":
+            raise UserError(f"model.init=fixup is for residual nets with identity shortcuts and basic blocks (model.shortcut=A model.block=basic); got model.shortcut={cfg.shortcut} model.block={cfg.block}")
+    if cfg.norm == "none" and cfg.init not in ("fixup", "looks_linear"):
+        raise UserError(f"model.norm=none needs model.init=fixup (residual nets) or model.init=looks_linear (plain CReLU nets); got model.init={cfg.init}")
+    if highway_net and cfg.block != "basic":
+        raise UserError("model.shortcut=highway needs model.block=basic")
 
 
 def cifar_run_name(cfg: CifarConfig) -> str:
     """plain56, resnet56, resnet56-B, resnet110-preact, resnet20-w32-zi."""
-    parts = [f"{'plain' if cfg.shortcut == 'none' else 'resnet'}{cfg.depth}"]
-    if cfg.shortcut not in ("none", "A"):
+    kind = {"none": "plain", "highway": "highway"}.get(cfg.shortcut, "resnet")
+    parts = [f"{kind}{cfg.depth}"]
+    if cfg.shortcut not in ("none", "A", "highway"):
         parts.append(cfg.shortcut)
     if cfg.block == "preact":
         parts.append("preact")
@@ -97,13 +149,47 @@ def cifar_run_name(cfg: CifarConfig) -> str:
         parts.append(f"w{cfg.width}")
     if cfg.zero_init_residual:
         parts.append("zi")
+    if cfg.gate_bias is not None and cfg.gate_bias != highway.DEFAULT_GATE_BIAS:
+        parts.append(f"g{cfg.gate_bias:g}")
+    if cfg.stochastic_depth is not None:
+        parts.append(f"sd{cfg.stochastic_depth:g}")
+    if cfg.activation != "relu":
+        parts.append(cfg.activation)
+    parts += {"he": [], "looks_linear": ["ll"], "fixup": ["fixup"]}[cfg.init]
+    if cfg.norm == "none" and cfg.init != "fixup":
+        parts.append("nonorm")
     return "-".join(parts)
 
 
 def build_cifar(cfg: CifarConfig, in_channels: int, num_classes: int) -> nn.Module:
-    model = CifarNet(cfg.depth, cfg.shortcut, cfg.block, cfg.width, in_channels, num_classes, cfg.checkpoint_activations)
+    model = CifarNet(cfg.depth, cfg.shortcut, cfg.block, cfg.width, in_channels, num_classes, cfg.checkpoint_activations, pick_block(cfg))
+    if cfg.activation == "crelu":
+        looks_linear.use_crelu(model, norm=cfg.norm == "batch")
+    if cfg.init == "fixup":
+        fixup.make_fixup(model)
     init_weights(model, cfg.zero_init_residual)
+    if cfg.shortcut == "highway":
+        highway.init_gates(model, highway.DEFAULT_GATE_BIAS if cfg.gate_bias is None else cfg.gate_bias)
+    if cfg.stochastic_depth is not None:
+        stochastic_depth.set_survival(model.blocks, cfg.stochastic_depth)
+    if cfg.init == "looks_linear":
+        looks_linear.init_looks_linear(model)
+    if cfg.init == "fixup":
+        fixup.init_fixup(model)
     return model
+
+
+def pick_block(cfg: CifarConfig):
+    """The block class a remedy asks for, or None for the paper's (basic or pre-activation)."""
+    if cfg.shortcut == "highway":
+        return highway.HighwayBlock
+    if cfg.stochastic_depth is not None:
+        return stochastic_depth.StochasticDepthBlock
+    if cfg.activation == "crelu":
+        return partial(looks_linear.CReLUBlock, norm=cfg.norm == "batch")
+    if cfg.init == "fixup":
+        return fixup.FixupBlock
+    return None
 
 
 register_family("cifar", CifarConfig, build_cifar, validate_cifar, cifar_run_name)
