@@ -1,2 +1,3 @@
 """Every network family, imported once so that each registers itself (add a new family's file here)."""
 from resdeep.models import cifar, imagenet  # noqa: F401
+from resdeep.models import highway  # noqa: F401  (the 19-layer CIFAR-10 highway net)
