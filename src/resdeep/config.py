@@ -14,6 +14,7 @@ from resdeep.errors import UserError
 
 DATASETS = ("mnist", "cifar10", "imagenet", "synthetic")
 NORMALIZATIONS = ("pixel_mean", "channel_std", "none")
+PAD_MODES = ("zeros", "reflect")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 PROGRESS_STYLES = ("auto", "bar", "lines", "off")
@@ -30,6 +31,7 @@ class DataConfig:
     val_size: int = 0
     normalize: str = "pixel_mean"
     augment: bool = True
+    pad_mode: str = "zeros"  # the 4-pixel border the crops come from: zeros (He et al.) or reflect (Wide ResNets)
     seed: int = 0
 
 
@@ -75,6 +77,8 @@ class RecipeConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     nesterov: bool = False
+    # Rate multiplier for one-number parameters (Fixup's scalar biases and multipliers: 0.1 in its official code).
+    scalar_lr_factor: float = 1.0
     milestones: List[int] = field(default_factory=lambda: [32000, 48000])
     lr_factor: float = 0.1
     max_iters: Optional[int] = 64000
@@ -177,6 +181,40 @@ def validate_recipe_length(recipe: RecipeConfig) -> None:
     _require(epochs == sorted(epochs) and all(0 < e for e in epochs), f"recipe.milestone_epochs={epochs} must be positive and increasing")
 
 
+# Training images of each official set: an upper bound here; a smaller copy is checked when it is loaded.
+OFFICIAL_TRAIN_IMAGES = {"cifar10": 50000, "mnist": 60000, "imagenet": 1281167}
+
+
+def validate_data_size(data: DataConfig, batch_size: int) -> None:
+    """The split and one batch fit the training set (known exactly for the synthetic set)."""
+    if isinstance(data, SyntheticDataConfig):
+        _require(data.train_size > 0, f"data.train_size={data.train_size} must be a positive number of images")
+        _require(data.test_size > 0, f"data.test_size={data.test_size} must be a positive number of images (the test error is measured on them)")
+        images, bound = data.train_size, ""
+    else:
+        images, bound = OFFICIAL_TRAIN_IMAGES[data.name], "at most "
+    _require(data.val_size < images, f"data.val_size={data.val_size} leaves no training images (data={data.name} has {bound}{images:,})")
+    left = images - data.val_size
+    _require(
+        batch_size <= left,
+        f"recipe.batch_size={batch_size} is larger than the training set ({bound}{left:,} images of data={data.name}"
+        + (f" after data.val_size={data.val_size})" if data.val_size else ")"),
+    )
+
+
+def validate_recipe_values(recipe: RecipeConfig) -> None:
+    """Values that would train silently wrong: a negative or growing rate, a warm-up below zero, an empty patience."""
+    _require(0 < recipe.lr_factor <= 1, f"recipe.lr_factor={recipe.lr_factor} must be in (0, 1]: it multiplies the learning rate at each milestone (0.1 divides it by 10)")
+    _require(recipe.warmup_lr > 0 and math.isfinite(recipe.warmup_lr), f"recipe.warmup_lr={recipe.warmup_lr} must be a positive learning rate")
+    _require(0 < recipe.warmup_until_error <= 100, f"recipe.warmup_until_error={recipe.warmup_until_error} must be a training error in (0, 100] %")
+    _require(recipe.warmup_min_depth is None or recipe.warmup_min_depth > 0, f"recipe.warmup_min_depth={recipe.warmup_min_depth} must be a positive depth, or null for no warm-up")
+    _require(all(m > 0 for m in recipe.milestones), f"recipe.milestones={list(recipe.milestones)} must be positive iterations")
+    _require(math.isfinite(recipe.weight_decay), f"recipe.weight_decay={recipe.weight_decay} must be a finite number")
+    _require(not recipe.nesterov or recipe.momentum > 0, "recipe.nesterov=true needs momentum; set recipe.momentum above 0")
+    _require(recipe.plateau_patience > 0, f"recipe.plateau_patience={recipe.plateau_patience} must be a positive number of evaluations")
+    _require(recipe.plateau_threshold >= 0, f"recipe.plateau_threshold={recipe.plateau_threshold} must not be negative")
+
+
 def validate(cfg: DictConfig) -> Config:
     """Turn the composed Hydra tree into typed objects, or raise one clear UserError."""
     try:
@@ -196,12 +234,16 @@ def validate(cfg: DictConfig) -> Config:
         f"data.name={data.name} does not match the data preset's options; choose the data set with data={data.name}",
     )
     _choice(data.normalize, NORMALIZATIONS, "data.normalize")
+    _choice(data.pad_mode, PAD_MODES, "data.pad_mode")
     _require(data.val_size >= 0, f"data.val_size={data.val_size} must be 0 (no split) or a positive count")
     _require(recipe.batch_size > 0, f"recipe.batch_size={recipe.batch_size} must be a positive number of images")
     _require(recipe.lr > 0 and math.isfinite(recipe.lr), f"recipe.lr={recipe.lr} must be a positive learning rate")
     validate_recipe_length(recipe)
+    validate_recipe_values(recipe)
+    validate_data_size(data, recipe.batch_size)
     _require(recipe.weight_decay >= 0, f"recipe.weight_decay={recipe.weight_decay} must not be negative")
     _require(0 <= recipe.momentum < 1, f"recipe.momentum={recipe.momentum} must be in [0, 1)")
+    _require(0 < recipe.scalar_lr_factor <= 1, f"recipe.scalar_lr_factor={recipe.scalar_lr_factor} must be in (0, 1]: it multiplies the rate of one-number parameters (Fixup's: 0.1)")
     _require(list(recipe.milestones) == sorted(recipe.milestones), f"recipe.milestones={list(recipe.milestones)} must be increasing")
     world_size = int(os.environ.get("WORLD_SIZE", "1"))  # set by torchrun
     _require(
