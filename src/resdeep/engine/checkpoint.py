@@ -1,6 +1,7 @@
 """Checkpoints written atomically, kept a few deep, and read back with a fallback past a damaged one."""
 from __future__ import annotations
 
+import pickle
 import re
 import sys
 from pathlib import Path
@@ -32,11 +33,22 @@ def save_checkpoint(run_dir: Path, iteration: int, state: Dict[str, Any], keep: 
     return target
 
 
+def load_checkpoint_file(path: Path) -> Dict[str, Any]:
+    """A checkpoint's contents: tensors and plain Python values only, so torch.load(weights_only=True) reads it."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "numpy" not in str(error):
+            raise
+        # Written before resdeep stored numpy's generator state as a tensor: our own file, read it the old way.
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def load_latest_checkpoint(run_dir: Path) -> Optional[Dict[str, Any]]:
     """The newest readable checkpoint; a truncated or corrupt one is reported and the previous one used."""
     for iteration, path in checkpoint_paths(run_dir):
         try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
+            state = load_checkpoint_file(path)
             if state.get("iteration") != iteration:
                 raise ValueError(f"it says iteration {state.get('iteration')}")
             return state

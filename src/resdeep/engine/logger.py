@@ -28,6 +28,12 @@ def read_metrics(run_dir: Path) -> list:
     return records
 
 
+def _clock(seconds: float) -> str:
+    """H:MM:SS."""
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
 class RunLogger:
     """Rank 0's writer. On resume it drops whatever was logged after the checkpoint, so curves never repeat."""
 
@@ -51,12 +57,14 @@ class RunLogger:
                 {"degradation": {"error (%): train vs test": ["Multiline", ["error/train", "error/test", "error/val"]]},
                  "loss": {"loss: train vs test": ["Multiline", ["loss/train", "loss/test", "loss/val"]]}}
             )
-        style = progress if progress != "auto" else ("bar" if sys.stderr.isatty() else "lines")
+        # Progress goes to stdout, so `| tee log` and `> log` get it: a bar on a terminal, plain lines otherwise.
+        style = progress if progress != "auto" else ("bar" if sys.stdout.isatty() else "lines")
         if style == "bar":
             from tqdm import tqdm
 
-            self.bar = tqdm(total=max_iters, initial=start_iteration, unit="it", dynamic_ncols=True, file=sys.stderr)
+            self.bar = tqdm(total=max_iters, initial=start_iteration, unit="it", dynamic_ncols=True, file=sys.stdout)
         self.style = style
+        self.started, self.start_iteration = time.perf_counter(), start_iteration
 
     def train_point(self, iteration: int, train_error: float, train_loss: float, lr: float, images_per_s: float) -> None:
         """One point of the training curve (running over the last logging window)."""
@@ -64,13 +72,25 @@ class RunLogger:
             return
         for tag, value in (("error/train", train_error), ("loss/train", train_loss), ("lr", lr), ("perf/images_per_s", images_per_s)):
             self.writer.add_scalar(tag, value, iteration)
-        line = f"iter {iteration}/{self.max_iters}  loss {train_loss:.4f}  train error {train_error:.2f}%  lr {lr:g}  {images_per_s:,.0f} img/s"
+        line = f"iter {iteration}/{self.max_iters}  loss {train_loss:.4f}  train error {train_error:.2f}%  lr {lr:g}  {images_per_s:,.0f} img/s  {self._timing(iteration)}"
         self._to_file(line)
         if self.bar is not None:
             self.bar.set_postfix(loss=f"{train_loss:.3f}", err=f"{train_error:.1f}%", img_s=f"{images_per_s:,.0f}", refresh=False)
             self.bar.update(iteration - self.bar.n)
         elif self.style == "lines":
             print(line, flush=True)
+
+    def step(self) -> None:
+        """One training iteration done: the bar moves (a counter on the host, no device sync)."""
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def _timing(self, iteration: int) -> str:
+        """'elapsed 0:01:05  left 0:10:50', from this session's pace (evaluations included)."""
+        elapsed = time.perf_counter() - self.started
+        done = iteration - self.start_iteration
+        left = elapsed / done * (self.max_iters - iteration) if done > 0 else 0.0
+        return f"elapsed {_clock(elapsed)}  left {_clock(left)}"
 
     def eval_point(self, iteration: int, record: Dict) -> None:
         """One evaluation: error/loss per set in TensorBoard, and one record in metrics.jsonl."""
@@ -96,7 +116,7 @@ class RunLogger:
             self.writer.add_text("events", text, iteration)
         self._to_file(text)
         if self.bar is not None:
-            self.bar.write(text, file=sys.stderr)
+            self.bar.write(text, file=sys.stdout)
         elif self.style != "off":
             print(text, flush=True)
 

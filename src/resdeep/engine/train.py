@@ -46,7 +46,7 @@ def rng_state() -> dict:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": np.random.get_state(),
+        "numpy": _numpy_state(),
         "python": random.getstate(),
     }
 
@@ -55,8 +55,15 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-    np.random.set_state(state["numpy"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), *rest))
     random.setstate(state["python"])
+
+
+def _numpy_state() -> tuple:
+    """numpy's generator state with its keys as a tensor: checkpoints then load with torch.load(weights_only=True)."""
+    kind, keys, *rest = np.random.get_state()
+    return (kind, torch.from_numpy(keys.astype(np.int64)), *(r.item() if hasattr(r, "item") else r for r in rest))
 
 
 class TrainWindow:
@@ -143,6 +150,7 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
             window.add(loss_sum, wrong, len(labels))
             stopwatch.add(len(labels) * world.size)
             iteration += 1
+            logger.step()
 
             if iteration % trainer.log_every == 0 or iteration == recipe.max_iters:
                 last_train = window.read_and_reset(world)
