@@ -29,3 +29,9 @@ def evaluate(model: torch.nn.Module, eval_set, prepare=lambda x: x, autocast=Non
         count += len(labels)
     model.train(was_training)
     return 100.0 * wrong.item() / max(count, 1), loss_sum.item() / max(count, 1)
+
+
+def best_val_test_error(records: list[dict]) -> float | None:
+    """The test error at the evaluation of lowest validation error (how stochastic depth's paper reports), if a val split exists."""
+    with_val = [r for r in records if r.get("val_error") is not None]
+    return min(with_val, key=lambda r: r["val_error"])["test_error"] if with_val else None

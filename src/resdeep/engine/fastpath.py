@@ -60,26 +60,40 @@ def autocast_context(fast: FastPath, device: torch.device):
     return contextlib.nullcontext
 
 
+def parameter_groups(model: torch.nn.Module, scalar_lr_factor: float) -> list[dict]:
+    """One group, or two when one-number parameters (Fixup's biases and multipliers) learn at a fraction of the rate."""
+    parameters = list(model.parameters())
+    scalars = [p for p in parameters if p.numel() == 1]
+    if scalar_lr_factor == 1 or not scalars:
+        return [{"params": parameters, "lr_factor": 1.0}]
+    others = [p for p in parameters if p.numel() != 1]
+    return [{"params": others, "lr_factor": 1.0}, {"params": scalars, "lr_factor": scalar_lr_factor}]
+
+
 def make_optimizer(model: torch.nn.Module, recipe, fast: FastPath) -> torch.optim.SGD:
     """SGD with momentum and weight decay on every parameter, as in the paper (fused kernels on CUDA).
 
     Under a CUDA graph the rate is a device tensor, so that changing it needs no new capture."""
     extra = {"fused": True} if fast.fused_optimizer or fast.cuda_graphs else {}
     device = next(model.parameters()).device
-    lr = torch.tensor(recipe.lr, device=device) if fast.cuda_graphs else recipe.lr
+    groups = parameter_groups(model, getattr(recipe, "scalar_lr_factor", 1.0))
+    for group in groups:
+        rate = recipe.lr * group["lr_factor"]
+        group["lr"] = torch.tensor(rate, device=device) if fast.cuda_graphs else rate
     return torch.optim.SGD(
-        model.parameters(), lr=lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
+        groups, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
         nesterov=recipe.nesterov, **extra,
     )
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Write the rate into every group (in place when it is a tensor a CUDA graph reads)."""
+    """Write the rate, times the group's lr_factor, into every group (in place when a CUDA graph reads it)."""
     for group in optimizer.param_groups:
+        rate = lr * group.get("lr_factor", 1.0)
         if isinstance(group["lr"], torch.Tensor):
-            group["lr"].fill_(lr)
+            group["lr"].fill_(rate)
         else:
-            group["lr"] = lr
+            group["lr"] = rate
 
 
 class TrainStep:
@@ -145,8 +159,17 @@ class GraphedTrainStep:
         return self.loss_sum, self.wrong
 
 
+def changes_per_step(model: torch.nn.Module) -> bool:
+    """True for nets whose forward differs from step to step (stochastic depth drops blocks at random)."""
+    return any(getattr(module, "changes_per_step", False) for module in model.modules())
+
+
 def make_train_step(model, optimizer, fast: FastPath, device: torch.device, batch_shape: tuple, log=print):
     """A TrainStep, captured in a CUDA graph when asked and possible (falls back with a message)."""
+    if (fast.cuda_graphs or fast.compile) and changes_per_step(model):
+        # A captured graph or a compiled whole-net graph would replay one fixed set of blocks every step.
+        log("the net's forward changes per step (stochastic depth): whole-step CUDA graph and torch.compile turned off")
+        fast.cuda_graphs = fast.compile = False
     step = TrainStep(model, optimizer, fast, device)
     if not fast.cuda_graphs:
         return step

@@ -15,8 +15,8 @@ from resdeep.config import Config, model_id
 from resdeep.data import build_data
 from resdeep.engine.checkpoint import load_latest_checkpoint, save_checkpoint
 from resdeep.engine.distributed import World, all_reduce_sum, convert_sync_batchnorm
-from resdeep.engine.evaluate import evaluate
-from resdeep.engine.fastpath import make_optimizer, make_train_step, resolve_fast_path, set_learning_rate
+from resdeep.engine.evaluate import best_val_test_error, evaluate
+from resdeep.engine.fastpath import changes_per_step, make_optimizer, make_train_step, resolve_fast_path, set_learning_rate
 from resdeep.engine.logger import RunLogger, Stopwatch
 from resdeep.engine.schedule import (
     ScheduleState, end_warmup_if_ready, in_iterations, iterations_per_epoch, learning_rate, needs_warmup, update_plateau,
@@ -125,7 +125,10 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
 
     train_model = model
     if world.enabled:
-        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=changes_per_step(model),  # stochastic depth leaves dropped blocks without gradients
+        )
     config_text = OmegaConf.to_yaml(OmegaConf.structured(cfg))
     logger = RunLogger(run_dir, iteration, recipe.max_iters, config_text, trainer.progress, enabled=world.is_main)
     step = make_train_step(train_model, optimizer, fast, device, local_batch_shape(cfg, data, world), logger.message)
@@ -219,6 +222,7 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
             "max_iters": recipe.max_iters,
             "final_test_error": final.get("test_error"),
             "best_test_error": best_test_error,
+            "test_error_at_best_val": best_val_test_error(records),  # null without data.val_size
             "final_val_error": final.get("val_error"),
             "final_train_error": last_train[0] if math.isfinite(last_train[0]) else None,
             "warmup_ended_at": schedule.warmup_ended_at,
