@@ -19,13 +19,16 @@ def preset(name: str):
     return load_config([f"model={name}"]).model
 
 
+# He et al.'s presets; every other family's test file asserts its own presets' counts (test_successors.py, ...).
+HE_PRESETS = {f"{kind}{depth}" for kind in ("plain", "resnet") for depth in PAPER_CIFAR_PARAMS}
+HE_PRESETS |= {"plain18", "plain34"} | {f"resnet{depth}" for depth in TORCHVISION_PARAMS}
+
+
 def test_every_paper_preset_is_shipped():
-    expected = {f"{kind}{depth}" for kind in ("plain", "resnet") for depth in PAPER_CIFAR_PARAMS}
-    expected |= {"plain18", "plain34"} | {f"resnet{depth}" for depth in TORCHVISION_PARAMS}
-    assert expected == set(group_options("model"))
+    assert HE_PRESETS <= set(group_options("model"))
 
 
-@pytest.mark.parametrize("name", sorted(set(group_options("model"))))
+@pytest.mark.parametrize("name", sorted(HE_PRESETS))
 def test_every_preset_has_its_paper_parameter_count(name):
     cfg = preset(name)
     classes = 10 if cfg.family == "cifar" else 1000

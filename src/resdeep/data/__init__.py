@@ -60,6 +60,6 @@ def build_data(
     if batch_size > len(train):
         raise UserError(f"recipe.batch_size={batch_size} is larger than the {len(train)} training images of {cfg.name}")
     normalizer = Normalizer(train.images, cfg.normalize)
-    loader = DeviceLoader(train, batch_size, normalizer, device, seed, cfg.augment, rank=rank, world_size=world_size, compile_augmentation=compile_augmentation)
+    loader = DeviceLoader(train, batch_size, normalizer, device, seed, cfg.augment, pad_mode=cfg.pad_mode, rank=rank, world_size=world_size, compile_augmentation=compile_augmentation)
     eval_sets = {name: DeviceEvalSet(part, normalizer, device, eval_batch_size) for name, part in eval_parts.items()}
     return DataBundle(loader, eval_sets, DATASET_SHAPES[cfg.name], len(train))

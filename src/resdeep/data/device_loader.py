@@ -38,15 +38,24 @@ class Normalizer:
         return (images.float() / 255 - self.mean) / self.std
 
 
-def augment_batch(images, indices, offsets, flips, mean, std, pad: int):
-    """Gather, normalise, zero-pad by `pad`, crop at (row, col) offsets in [0, 2*pad] and mirror, in one pass.
+def reflect(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Source index of a reflection-padded position, the edge not repeated (F.pad's 'reflect': -1 -> 1)."""
+    index = index.abs()
+    return torch.where(index >= size, 2 * (size - 1) - index, index)
+
+
+def augment_batch(images, indices, offsets, flips, mean, std, pad: int, reflect_pad: bool = False):
+    """Gather, normalise, pad by `pad`, crop at (row, col) offsets in [0, 2*pad] and mirror, in one pass.
 
     images: uint8 (N, C, H, W); indices (B,); offsets (B, 2); flips (B,) bool; mean (C, H, W); std broadcastable.
-    Padding is applied after normalisation, so padded pixels are zeros of the normalised image.
+    Zero padding is applied after normalisation, so padded pixels are zeros of the normalised image;
+    reflection padding reads the mirrored source pixels instead.
     """
     _, _, height, width = images.shape
     rows = offsets[:, 0, None] - pad + torch.arange(height, device=images.device)  # source rows (B, H)
     cols = offsets[:, 1, None] - pad + torch.arange(width, device=images.device)  # source cols (B, W)
+    if reflect_pad:
+        rows, cols = reflect(rows, height), reflect(cols, width)
     cols = torch.where(flips[:, None], cols.flip(1), cols)
     inside = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[:, None, :]
     rows, cols = rows.clamp(0, height - 1)[:, :, None], cols.clamp(0, width - 1)[:, None, :]
@@ -67,6 +76,7 @@ class DeviceLoader:
         seed: int,
         augment: bool = True,
         pad: int = 4,
+        pad_mode: str = "zeros",
         rank: int = 0,
         world_size: int = 1,
         compile_augmentation: bool = False,
@@ -76,6 +86,7 @@ class DeviceLoader:
         self.images = data.images.to(device)
         self.labels = data.labels.to(device)
         self.batch_size, self.augment, self.pad = batch_size, augment, pad
+        self.reflect_pad = pad_mode == "reflect"
         self.normalizer = normalizer.to(device)
         self.full_mean = self.normalizer.mean.expand(self.images.shape[1:]).contiguous()
         self.rank, self.world_size = rank, world_size
@@ -103,7 +114,7 @@ class DeviceLoader:
         self.position += self.batch_size
         indices = self.order[share]
         if self.augment:
-            images = self.augment_batch(self.images, indices, self.offsets[share], self.flips[share], self.full_mean, self.normalizer.std, self.pad)
+            images = self.augment_batch(self.images, indices, self.offsets[share], self.flips[share], self.full_mean, self.normalizer.std, self.pad, self.reflect_pad)
         else:
             images = self.normalizer(self.images[indices])
         return images, self.labels[indices]

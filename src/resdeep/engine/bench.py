@@ -106,7 +106,7 @@ def bench_reference(cfg: Config, device: torch.device, iterations: int, warmup: 
     mean = (train.images.float() / 255).mean((0, 2, 3)).tolist()
     std = (train.images.float() / 255).std((0, 2, 3)).tolist()
     transform = transforms.Compose([
-        transforms.RandomCrop(shape.size, padding=4), transforms.RandomHorizontalFlip(),
+        transforms.RandomCrop(shape.size, padding=4, padding_mode="reflect" if cfg.data.pad_mode == "reflect" else "constant"), transforms.RandomHorizontalFlip(),
         transforms.ToTensor(), transforms.Normalize(mean, std),
     ])
     loader = torch.utils.data.DataLoader(
@@ -115,7 +115,7 @@ def bench_reference(cfg: Config, device: torch.device, iterations: int, warmup: 
     )
     reset_peak_memory(device)
     model = build_model(cfg.model, shape.channels, shape.num_classes).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.recipe.lr, momentum=cfg.recipe.momentum, weight_decay=cfg.recipe.weight_decay)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.recipe.lr, momentum=cfg.recipe.momentum, nesterov=cfg.recipe.nesterov, weight_decay=cfg.recipe.weight_decay)
     batches = iter(loader)
     running = {"loss": 0.0, "correct": 0}
 

@@ -12,11 +12,14 @@ from resdeep.errors import UserError
 from resdeep.models import fixup, highway, looks_linear, stochastic_depth
 from resdeep.models.blocks import BasicBlock, PreActBlock, conv3x3
 from resdeep.models.init import init_weights
+from resdeep.models.preact_bottleneck import PreActBottleneck
 from resdeep.models.registry import register_family
+from resdeep.models.se import with_se
 from resdeep.models.stack import run_blocks
 
 SHORTCUTS = ("A", "B", "C", "none", "highway")
-BLOCKS = ("basic", "preact")
+BLOCKS = ("basic", "preact", "preact_bottleneck")
+BLOCK_CLASSES = {"basic": BasicBlock, "preact": PreActBlock, "preact_bottleneck": PreActBottleneck}
 ACTIVATIONS = ("relu", "crelu")
 INITS = ("he", "looks_linear", "fixup")
 NORMS = ("batch", "none")
@@ -39,6 +42,7 @@ class CifarConfig:
     activation: str = "relu"  # relu | crelu (plain nets)
     init: str = "he"  # he | looks_linear (crelu plain nets) | fixup (residual nets, norm=none)
     norm: str = "batch"  # batch | none (with init=fixup or init=looks_linear)
+    se: bool = False  # Squeeze-and-Excitation on each residual branch (Hu et al. 2018; models/se.py)
 
 
 class CifarNet(nn.Module):
@@ -56,10 +60,11 @@ class CifarNet(nn.Module):
         block_class: Optional[type] = None,
     ):
         super().__init__()
-        assert (depth - 2) % 6 == 0 and depth >= 8, "CIFAR nets have 6n+2 layers"
-        blocks_per_stage = (depth - 2) // 6
-        self.preact = block == "preact"
-        block_class = block_class or (PreActBlock if self.preact else BasicBlock)
+        layers = 3 if block == "preact_bottleneck" else 2  # convolutions per block
+        assert (depth - 2) % (3 * layers) == 0 and depth >= 3 * layers + 2, "CIFAR nets have 6n+2 layers (9n+2 with bottlenecks)"
+        blocks_per_stage = (depth - 2) // (3 * layers)
+        self.preact = block in ("preact", "preact_bottleneck")
+        block_class = block_class or BLOCK_CLASSES[block]
         self.checkpoint_activations = checkpoint_activations
         self.conv1 = conv3x3(in_channels, width)
         self.bn1 = None if self.preact else nn.BatchNorm2d(width)
@@ -69,7 +74,7 @@ class CifarNet(nn.Module):
             for index in range(blocks_per_stage):
                 stride = 2 if stage > 0 and index == 0 else 1
                 blocks.append(block_class(channels, stage_width, stride, shortcut))
-                channels = stage_width
+                channels = stage_width * getattr(block_class, "expansion", 1)
         self.blocks = nn.Sequential(*blocks)
         self.final_bn = nn.BatchNorm2d(channels) if self.preact else None
         self.final_activation = nn.Identity()
@@ -94,10 +99,14 @@ def choose(value, choices, key: str) -> None:
 
 def validate_cifar(cfg: CifarConfig) -> None:
     """6n+2 depths, a known shortcut and block, a positive width."""
-    if cfg.depth < 8 or (cfg.depth - 2) % 6:
+    if cfg.block == "preact_bottleneck" and (cfg.depth < 11 or (cfg.depth - 2) % 9):
+        raise UserError(f"model.depth={cfg.depth} is not 9n+2 with n >= 1, which model.block=preact_bottleneck needs; e.g. 29, 56, 110, 164")
+    if cfg.block != "preact_bottleneck" and (cfg.depth < 8 or (cfg.depth - 2) % 6):
         raise UserError(f"model.depth={cfg.depth} is not 6n+2 with n >= 1; CIFAR-style depths are 8, 14, 20, 26, 32, ..., 56, 110, 1202")
     choose(cfg.shortcut, SHORTCUTS, "model.shortcut")
     choose(cfg.block, BLOCKS, "model.block")
+    if cfg.se and (cfg.shortcut not in ("A", "B", "C") or cfg.stochastic_depth is not None or cfg.init != "he" or cfg.norm != "batch"):
+        raise UserError("model.se=true gates the residual branch of the paper's blocks: it needs model.shortcut=A|B|C and no other remedy (stochastic_depth, init, norm)")
     if cfg.width < 1:
         raise UserError(f"model.width={cfg.width} must be a positive number of filters")
     validate_remedies(cfg)
@@ -143,8 +152,8 @@ def cifar_run_name(cfg: CifarConfig) -> str:
     parts = [f"{kind}{cfg.depth}"]
     if cfg.shortcut not in ("none", "A", "highway"):
         parts.append(cfg.shortcut)
-    if cfg.block == "preact":
-        parts.append("preact")
+    if cfg.block != "basic":
+        parts.append(cfg.block)
     if cfg.width != 16:
         parts.append(f"w{cfg.width}")
     if cfg.zero_init_residual:
@@ -158,6 +167,8 @@ def cifar_run_name(cfg: CifarConfig) -> str:
     parts += {"he": [], "looks_linear": ["ll"], "fixup": ["fixup"]}[cfg.init]
     if cfg.norm == "none" and cfg.init != "fixup":
         parts.append("nonorm")
+    if cfg.se:
+        parts.append("se")
     return "-".join(parts)
 
 
@@ -180,7 +191,9 @@ def build_cifar(cfg: CifarConfig, in_channels: int, num_classes: int) -> nn.Modu
 
 
 def pick_block(cfg: CifarConfig):
-    """The block class a remedy asks for, or None for the paper's (basic or pre-activation)."""
+    """The block class a remedy asks for, or None for the paper's (basic, pre-activation, bottleneck)."""
+    if cfg.se:
+        return with_se(BLOCK_CLASSES[cfg.block])
     if cfg.shortcut == "highway":
         return highway.HighwayBlock
     if cfg.stochastic_depth is not None:
