@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import torch
 
+from resdeep.errors import UserError
+
 
 @dataclass
 class ImageArrays:
@@ -18,6 +20,17 @@ class ImageArrays:
 
     def subset(self, indices: torch.Tensor) -> "ImageArrays":
         return ImageArrays(self.images[indices], self.labels[indices])
+
+
+def check_labels(labels: torch.Tensor, num_classes: int, source: str) -> None:
+    """Every label in 0..num_classes-1, or one UserError naming the file (a bad one trains silently or crashes later)."""
+    bad = (labels < 0) | (labels >= num_classes)
+    if bad.any():
+        first = int(bad.nonzero()[0, 0])
+        raise UserError(
+            f"{source} has {int(bad.sum())} label(s) outside 0..{num_classes - 1} (the first: {int(labels[first])} at position {first}); "
+            "the file is damaged or not this data set"
+        )
 
 
 def split_indices(count: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resdeep.data.arrays import ImageArrays
+from resdeep.data.arrays import ImageArrays, check_labels
 from resdeep.data.download import download_or_explain
+from resdeep.data.shapes import DATASET_SHAPES
 from resdeep.errors import UserError
 
 FOLDER = "cifar-10-batches-py"
@@ -44,7 +45,9 @@ def read_batch(path: Path) -> ImageArrays:
         raise UserError(f"{path} is not a readable CIFAR-10 python batch ({type(error).__name__}: {error})") from None
     if len(data) != len(labels):
         raise UserError(f"{path} has {len(data)} images but {len(labels)} labels")
-    return ImageArrays(torch.from_numpy(data.copy()), torch.from_numpy(labels))
+    labels = torch.from_numpy(labels)
+    check_labels(labels, DATASET_SHAPES["cifar10"].num_classes, str(path))
+    return ImageArrays(torch.from_numpy(data.copy()), labels)
 
 
 def verify_md5(folder: Path) -> None:

@@ -2,7 +2,7 @@
 
 Decoding runs in DataLoader workers; images travel as uint8 and are normalised (and lit, with
 AlexNet's PCA colour noise) on the training device. A corrupt image is skipped with a warning and
-counted; it never stops a long run.
+counted (result.json, train.log); it never stops a long run, but a folder of which nothing can be read does.
 """
 from __future__ import annotations
 
@@ -115,6 +115,7 @@ class FolderLoader:
         self.batch_size, self.seed, self.device, self.workers = batch_size, seed, device, workers
         self.rank, self.world_size, self.lighting = rank, world_size, lighting
         self.epoch, self.position, self.skipped = 0, 0, 0
+        self.unreadable_batches = 0  # in a row: a whole epoch of them means no image can be read at all
         self.generator = torch.Generator().manual_seed(seed)
         self.mean, self.std = IMAGENET_MEAN.to(device)[:, None, None], IMAGENET_STD.to(device)[:, None, None]
         self._iterator = None
@@ -140,7 +141,15 @@ class FolderLoader:
             self.position += 1
             self.skipped += skipped
             if images is not None:
+                self.unreadable_batches = 0
                 return self._finish(images, labels)
+            self.unreadable_batches += 1
+            if self.unreadable_batches >= len(self.dataset) // self.batch_size:  # else this loop would never end
+                folder = Path(self.dataset.samples[0][0]).parent.parent
+                raise UserError(
+                    f"no training image under {folder} could be read in {self.unreadable_batches} batches in a row "
+                    f"(an epoch's worth, {self.skipped} images skipped); the files are damaged or not images"
+                )
 
     def _finish(self, images, labels):
         images = images.to(self.device, non_blocking=True).float() / 255

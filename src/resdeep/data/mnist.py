@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resdeep.data.arrays import ImageArrays
+from resdeep.data.arrays import ImageArrays, check_labels
 from resdeep.data.download import download_or_explain
+from resdeep.data.shapes import DATASET_SHAPES
 from resdeep.errors import UserError
 
 FILES = {
@@ -48,10 +49,13 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
 
 def read_split(root: Path, images_key: str, labels_key: str) -> ImageArrays:
     images = read_idx(find_file(root, FILES[images_key]), IMAGES_MAGIC)
-    labels = read_idx(find_file(root, FILES[labels_key]), LABELS_MAGIC)
+    labels_path = find_file(root, FILES[labels_key])
+    labels = read_idx(labels_path, LABELS_MAGIC)
     if len(images) != len(labels):
         raise UserError(f"MNIST under {root}: {len(images)} {images_key.replace('_', ' ')} but {len(labels)} labels")
-    return ImageArrays(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)))
+    labels = torch.from_numpy(labels.astype(np.int64))
+    check_labels(labels, DATASET_SHAPES["mnist"].num_classes, str(labels_path))
+    return ImageArrays(torch.from_numpy(images.copy()).unsqueeze(1), labels)
 
 
 def load_mnist(root: str, download: bool = True) -> tuple[ImageArrays, ImageArrays]:
