@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Dict, Optional
 
-from resdeep.engine.files import atomic_write_text
+from resdeep.engine.files import atomic_write_text, remove_stale_temporaries
 
 METRICS_FILE = "metrics.jsonl"
 TB_DIR = "tb"
@@ -35,7 +35,10 @@ def _clock(seconds: float) -> str:
 
 
 class RunLogger:
-    """Rank 0's writer. On resume it drops whatever was logged after the checkpoint, so curves never repeat."""
+    """Rank 0's writer. On resume it drops whatever was logged after the checkpoint, so curves never repeat.
+
+    A user deleting tb/, metrics.jsonl or train.log mid-run costs no rows: metrics.jsonl is rewritten
+    whole from memory, and TensorBoard and train.log go on in new files."""
 
     def __init__(self, run_dir: Path, start_iteration: int, max_iters: int, config_text: str, progress: str, enabled: bool = True):
         self.run_dir, self.enabled, self.max_iters = Path(run_dir), enabled, max_iters
@@ -46,11 +49,10 @@ class RunLogger:
             return
         # Every line, whatever the console shows, appended across resumes.
         self.log = open(self.run_dir / LOG_FILE, "a", buffering=1)
-        from torch.utils.tensorboard import SummaryWriter
-
-        kept = [r for r in read_metrics(self.run_dir) if r["iteration"] <= start_iteration]
-        atomic_write_text(self.run_dir / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in kept))
-        self.writer = SummaryWriter(str(self.run_dir / TB_DIR), purge_step=start_iteration + 1 if start_iteration else None)
+        remove_stale_temporaries(self.run_dir, METRICS_FILE)  # left by a process killed while rewriting it
+        self.records = [r for r in read_metrics(self.run_dir) if r["iteration"] <= start_iteration]
+        self._write_all_metrics()
+        self.writer = self._open_tensorboard(purge_step=start_iteration + 1 if start_iteration else None)
         if start_iteration == 0:
             self.writer.add_text("config", "```\n" + config_text + "\n```", 0)
             self.writer.add_custom_scalars(
@@ -66,12 +68,35 @@ class RunLogger:
         self.style = style
         self.started, self.start_iteration = time.perf_counter(), start_iteration
 
+    def _open_tensorboard(self, purge_step: Optional[int] = None):
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(str(self.run_dir / TB_DIR), purge_step=purge_step)
+
+    def _tensorboard(self):
+        """The writer, reopened in a new event file when tb/ (or our event file) was deleted mid-run."""
+        # A private attribute of tensorboard's EventFileWriter; if it ever goes, only the folder is checked.
+        event_file = getattr(self.writer.file_writer.event_writer, "_file_name", None)
+        if (self.run_dir / TB_DIR).is_dir() and (event_file is None or os.path.exists(event_file)):
+            return self.writer
+        try:
+            self.writer.close()
+        except OSError:  # its file went with the folder; the events still queued are lost with it
+            pass
+        self.writer = self._open_tensorboard()
+        self._to_file("tb/ or its event file was deleted during the run: TensorBoard goes on in a new event file")
+        return self.writer
+
+    def _write_all_metrics(self) -> None:
+        atomic_write_text(self.run_dir / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in self.records))
+
     def train_point(self, iteration: int, train_error: float, train_loss: float, lr: float, images_per_s: float) -> None:
         """One point of the training curve (running over the last logging window)."""
         if not self.enabled:
             return
+        writer = self._tensorboard()
         for tag, value in (("error/train", train_error), ("loss/train", train_loss), ("lr", lr), ("perf/images_per_s", images_per_s)):
-            self.writer.add_scalar(tag, value, iteration)
+            writer.add_scalar(tag, value, iteration)
         line = f"iter {iteration}/{self.max_iters}  loss {train_loss:.4f}  train error {train_error:.2f}%  lr {lr:g}  {images_per_s:,.0f} img/s  {self._timing(iteration)}"
         self._to_file(line)
         if self.bar is not None:
@@ -96,15 +121,21 @@ class RunLogger:
         """One evaluation: error/loss per set in TensorBoard, and one record in metrics.jsonl."""
         if not self.enabled:
             return
+        writer = self._tensorboard()
         for name in ("test", "val"):
             if f"{name}_error" in record:
-                self.writer.add_scalar(f"error/{name}", record[f"{name}_error"], iteration)
-                self.writer.add_scalar(f"loss/{name}", record[f"{name}_loss"], iteration)
-        with open(self.run_dir / METRICS_FILE, "a") as stream:
-            stream.write(json.dumps(record) + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        self.writer.flush()
+                writer.add_scalar(f"error/{name}", record[f"{name}_error"], iteration)
+                writer.add_scalar(f"loss/{name}", record[f"{name}_loss"], iteration)
+        self.records.append(record)
+        if (self.run_dir / METRICS_FILE).is_file():
+            with open(self.run_dir / METRICS_FILE, "a") as stream:
+                stream.write(json.dumps(record) + "\n")
+                stream.flush()
+                os.fsync(stream.fileno())
+        else:  # deleted mid-run: every row is still in memory
+            self._write_all_metrics()
+            self._to_file(f"{METRICS_FILE} was deleted during the run: rewritten with all {len(self.records)} records")
+        writer.flush()
         text = "  ".join(f"{k.replace('_', ' ')} {v:.2f}%" for k, v in record.items() if k.endswith("_error"))
         self.message(f"iter {iteration}: {text}")
 
@@ -113,7 +144,7 @@ class RunLogger:
         if not self.enabled:
             return
         if iteration is not None:
-            self.writer.add_text("events", text, iteration)
+            self._tensorboard().add_text("events", text, iteration)
         self._to_file(text)
         if self.bar is not None:
             self.bar.write(text, file=sys.stdout)
@@ -121,22 +152,29 @@ class RunLogger:
             print(text, flush=True)
 
     def _to_file(self, line: str) -> None:
+        if not (self.run_dir / LOG_FILE).is_file():  # deleted mid-run: go on in a new one
+            self.log.close()
+            self.log = open(self.run_dir / LOG_FILE, "a", buffering=1)
         self.log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {line}\n")
 
     def scalar(self, tag: str, value: float, iteration: int) -> None:
         if self.enabled:
-            self.writer.add_scalar(tag, value, iteration)
+            self._tensorboard().add_scalar(tag, value, iteration)
 
     def hparams(self, hparams: Dict, metrics: Dict) -> None:
-        if self.enabled:
-            self.writer.add_hparams(hparams, metrics, run_name="hparams")
+        """The run's hyperparameters and final metrics; a metric without a value (no evaluation yet) is left out."""
+        metrics = {tag: value for tag, value in metrics.items() if value is not None}
+        if self.enabled and metrics:
+            self._tensorboard().add_hparams(hparams, metrics, run_name="hparams")
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
         if self.writer is not None:
-            self.writer.flush()
-            self.writer.close()
+            try:
+                self._tensorboard().close()
+            except OSError:  # tb/ deleted in the last instant: the run's result matters more than its last events
+                pass
         if self.log is not None:
             self.log.close()
 
