@@ -28,8 +28,10 @@ class StopRequest:
 
     def __exit__(self, *exc) -> None:
         if self.requested:
-            # Keep swallowing signals: a second Ctrl-C while the process winds down must not turn
-            # the requeue exit code (75) into a KeyboardInterrupt (130).
+            # Ignore further stops: a second Ctrl-C while the process winds down must not turn the requeue
+            # exit code (75) into 130. SIG_IGN, not a Python handler, which Python resets at shutdown.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_IGN)
             return
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)

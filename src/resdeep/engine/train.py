@@ -22,6 +22,7 @@ from resdeep.engine.schedule import (
     ScheduleState, end_warmup_if_ready, in_iterations, iterations_per_epoch, learning_rate, needs_warmup, update_plateau,
 )
 from resdeep.engine.signals import StopRequest
+from resdeep.errors import UserError
 from resdeep.models import build_model
 from resdeep.models.summary import count_params
 
@@ -64,6 +65,11 @@ def _numpy_state() -> tuple:
     """numpy's generator state with its keys as a tensor: checkpoints then load with torch.load(weights_only=True)."""
     kind, keys, *rest = np.random.get_state()
     return (kind, torch.from_numpy(keys.astype(np.int64)), *(r.item() if hasattr(r, "item") else r for r in rest))
+
+
+def has_diverged(loss: float, limit: float | None) -> bool:
+    """NaN/inf, or above `limit`: a net that starts near ln(classes) and reaches 1e4 has exploded, not learned."""
+    return not math.isfinite(loss) or (limit is not None and loss > limit)
 
 
 class TrainWindow:
@@ -113,7 +119,12 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     window = TrainWindow(device)
     iteration, records, elapsed_before = 0, [], 0.0
 
-    saved = load_latest_checkpoint(run_dir)
+    saved = load_latest_checkpoint(run_dir, model, OmegaConf.to_container(OmegaConf.structured(cfg.model)))
+    if saved is not None and saved["iteration"] > recipe.max_iters:
+        raise UserError(
+            f"{run_dir} has a checkpoint at iteration {saved['iteration']}, past recipe.max_iters={recipe.max_iters}; "
+            f"pass recipe.max_iters={saved['iteration']} or more to finish it, or restart=true to train it again"
+        )
     if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -158,9 +169,9 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
             if iteration % trainer.log_every == 0 or iteration == recipe.max_iters:
                 last_train = window.read_and_reset(world)
                 train_error, train_loss = last_train
-                if not math.isfinite(train_loss):
+                if has_diverged(train_loss, trainer.diverge_above):
                     diverged = True
-                    logger.message(f"diverged at iteration {iteration}: training loss is {train_loss}", iteration)
+                    logger.message(f"diverged at iteration {iteration}: training loss {train_loss:g} (NaN/inf, or above trainer.diverge_above={trainer.diverge_above})", iteration)
                     logger.scalar("diverged", 1.0, iteration)
                     break
                 logger.train_point(iteration, train_error, train_loss, lr, stopwatch.rate())
@@ -230,7 +241,10 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
             "device": str(device),
             "world_size": world.size,
             "fast_path": fast.describe(),
+            "skipped_images": getattr(data.train, "skipped", 0),  # unreadable files of an image folder
         }
+        if result["skipped_images"]:
+            logger.message(f"{result['skipped_images']} unreadable training image(s) were skipped (named in the warnings)")
         if not diverged:
             hparams = {"model": result["model"], "data": result["data"], "seed": cfg.seed, "batch_size": recipe.batch_size, "lr": recipe.lr}
             logger.hparams(hparams, {"hparam/final_test_error": result["final_test_error"], "hparam/best_test_error": best_test_error})
