@@ -6,9 +6,12 @@ CIFAR10_TEST_ERROR = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "res
 IMAGENET_TOP1_ERROR = {"plain18": 27.94, "plain34": 28.54, "resnet18": 27.88, "resnet34": 25.03}
 # He et al. 2016b (pre-activation), CIFAR-10 test error (%).
 CIFAR10_PREACT_TEST_ERROR = {"resnet110-preact": 6.37}
+# The remedies for depth (issue 13; shared docs/FAMILIES.md), CIFAR-10 with augmentation, keyed by run name:
+# the 19-layer highway net (best run; 7.72 +/- 0.16 over 5) and stochastic depth with p_L = 0.5.
+TRAINABILITY_TEST_ERROR = {"highway19": 7.54, "resnet110-sd0.5": 5.25, "resnet1202-sd0.5": 4.91}
 
 PAPER_NUMBERS = {
-    "cifar10": {**CIFAR10_TEST_ERROR, **CIFAR10_PREACT_TEST_ERROR},
+    "cifar10": {**CIFAR10_TEST_ERROR, **CIFAR10_PREACT_TEST_ERROR, **TRAINABILITY_TEST_ERROR},
     "imagenet": IMAGENET_TOP1_ERROR,
 }
 
