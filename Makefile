@@ -1,11 +1,12 @@
 # `make demo` sets everything up and shows the degradation problem on the built-in data set.
 # `make test` sets everything up and runs the test suite.
+# `make mutation` runs mutation testing (slow, not part of `make test` or CI; docs/testing.md).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,5 +24,11 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/resdeep bench model=resnet56 data=synthetic
 
+# MUTANTS narrows the run, e.g. make mutation MUTANTS='resdeep.engine.schedule*'; mutmut works in mutants/.
+mutation: $(STAMP)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[mutation]'
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) build dist src/*.egg-info mutants

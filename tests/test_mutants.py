@@ -1,0 +1,1 @@
+"""Tests that kill mutants `make mutation` found surviving (docs/testing.md lists them)."""
