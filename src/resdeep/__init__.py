@@ -1,3 +1,12 @@
 """resdeep: reproduce the degradation experiments of He et al. 2016 (plain vs residual networks)."""
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """`resdeep.load_run(path)`, imported on first use so that `import resdeep` stays light (see resdeep.api)."""
+    if name in ("load_run", "LoadedRun"):
+        from resdeep import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'resdeep' has no attribute {name!r}")

@@ -51,6 +51,18 @@ def _status(args: List[str]) -> int:
     return run_status_command(args)
 
 
+def _eval(args: List[str]) -> int:
+    from resdeep.commands.eval import run_eval_command
+
+    return run_eval_command(args)
+
+
+def _export(args: List[str]) -> int:
+    from resdeep.commands.export import run_export_command
+
+    return run_export_command(args)
+
+
 COMMANDS: Dict[str, Tuple[Callable[[List[str]], int], str]] = {
     "train": (_train, "train networks; Hydra overrides, -m for a sweep (e.g. -m +experiment=figure6)"),
     "summary": (_summary, "print a network's layer table, exact parameter count and multiply-adds"),
@@ -58,6 +70,8 @@ COMMANDS: Dict[str, Tuple[Callable[[List[str]], int], str]] = {
     "bench": (_bench, "measure training images/s against a conventional PyTorch loop on the same device"),
     "analyze": (_analyze, "look inside trained runs: responses, gradients, init, lesion, landscape (figure + CSV each)"),
     "demo": (_demo, "plain vs residual nets on the built-in data set, then the report (offline, CPU, minutes)"),
+    "eval": (_eval, "test error of a run's checkpoint (latest, best on validation, or an iteration), printed and saved as JSON"),
+    "export": (_export, "a run's trained weights and config in one file for torch.load(weights_only=True) or resdeep.load_run"),
     "status": (_status, "one table for a run or a sweep from its files: state, iteration, errors, images/s, time left"),
 }
 
