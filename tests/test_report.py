@@ -9,24 +9,33 @@ from resdeep.models import model_config
 from resdeep.engine.job import run_identity
 
 
-def fake_run(root: Path, data: str, depth: int, shortcut: str, seed: int, curve, status="finished", max_iters=300):
-    """A run folder as the engine writes it: run.json, metrics.jsonl, and result.json once ended."""
+def fake_run(root: Path, data: str, depth: int, shortcut: str, seed: int, curve, status="finished", max_iters=300, experiment="default"):
+    """A run folder as the engine writes it: run.json, .hydra/config.yaml, metrics.jsonl, result.json once ended
+    (error.log instead when the job failed)."""
     config = Config(model=model_config("cifar", depth=depth, shortcut=shortcut), data=DataConfig(name=data), seed=seed)
     name = ("plain" if shortcut == "none" else "resnet") + str(depth)
-    folder = root / data / name / f"seed{seed}"
+    folder = root / experiment / data / name / f"seed{seed}"
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps(run_identity(config)))
     (folder / ".hydra").mkdir()
-    (folder / ".hydra" / "config.yaml").write_text(f"recipe:\n  name: cifar\n  max_iters: {max_iters}\n")
+    (folder / ".hydra" / "config.yaml").write_text(f"name: {experiment}\nrecipe:\n  name: cifar\n  max_iters: {max_iters}\n")
     records = [{"iteration": 100 * (i + 1), "train_error": train, "test_error": test, "train_loss": 1.0, "test_loss": 1.0, "lr": 0.1}
                for i, (train, test) in enumerate(curve)]
     (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    if status != "in progress":
+    if status == "failed":
+        (folder / "error.log").write_text("Traceback (most recent call last):\n  ...\nRuntimeError: CUDA out of memory\n")
+    elif status != "in progress":
         (folder / "result.json").write_text(json.dumps({
             "status": status, "diverged": status == "diverged", "iterations": records[-1]["iteration"] if records else 50,
             "max_iters": max_iters, "params": 0, "final_test_error": records[-1]["test_error"] if records else None,
         }))
     return folder
+
+
+def table_rows(report: str, heading: str) -> dict:
+    """{network: [cells after the name]} of the table under one '### heading'."""
+    section = report.split(f"### {heading}\n")[1].split("###")[0].split("## ")[0]
+    return {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in section.splitlines() if line.startswith(("| plain", "| resnet"))}
 
 
 def test_report_on_a_folder_without_runs_says_so_and_fails(tmp_path):
@@ -35,33 +44,42 @@ def test_report_on_a_folder_without_runs_says_so_and_fails(tmp_path):
     assert not (tmp_path / "report.md").exists()
 
 
-def test_report_groups_a_mixed_folder_like_figure_6_and_table_6(tmp_path):
+def test_report_groups_by_experiment_and_config_and_averages_only_seeds(tmp_path):
     fake_run(tmp_path, "cifar10", 20, "none", 0, [(30, 32), (12, 14), (9.0, 11.0)])
     fake_run(tmp_path, "cifar10", 20, "none", 1, [(31, 33), (13, 15), (9.5, 12.0)])
     fake_run(tmp_path, "cifar10", 56, "none", 0, [(50, 52), (30, 31), (20.0, 22.0)])
     fake_run(tmp_path, "cifar10", 20, "A", 0, [(25, 27), (10, 12), (8.0, 9.0)])
-    fake_run(tmp_path, "cifar10", 56, "A", 0, [(40, 42)], status="in progress", max_iters=64000)
+    fake_run(tmp_path, "cifar10", 56, "A", 0, [(40, 42)], status="in progress", max_iters=64000)  # another length: another config
     fake_run(tmp_path, "cifar10", 110, "A", 0, [], status="diverged")
+    fake_run(tmp_path, "cifar10", 32, "A", 0, [], status="failed")
     fake_run(tmp_path, "mnist", 20, "A", 0, [(5, 4), (1, 1.5)])
+    fake_run(tmp_path, "cifar10", 20, "A", 0, [(20, 22), (9, 9.5)], max_iters=64000, experiment="long")  # another experiment
+    (tmp_path / "default" / "cifar10" / "resnet44" / "seed0").mkdir(parents=True)
+    (tmp_path / "default" / "cifar10" / "resnet44" / "seed0" / "error.log").write_text("UserError: data.root missing\n")
     done = resdeep("report", tmp_path, "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     report = (tmp_path / "out" / "report.md").read_text()
-    cifar_section = report.split("### cifar10")[1].split("###")[0]
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in cifar_section.splitlines() if line.startswith(("| plain", "| resnet"))}
-    assert rows["plain20"][2:4] == ["11.00", "11.50 ± 0.71"]  # best of two seeds, then mean ± std
-    assert rows["plain20"][1] == "269,722"  # counted from the network when result.json has none
-    assert rows["resnet20"][4:6] == ["8.75", "+0.25"]  # the paper's Table 6 and our difference
-    assert rows["resnet56"][2] == "(42.00)" and "in progress (iter 100/64000)" in rows["resnet56"][6]
-    assert rows["resnet110"][2] == "diverged"
-    assert "| resnet20 | 20 | 269,434 | 1.50 |" in report.split("### mnist")[1]  # one input channel
-    assert "cifar10, plain: deeper trains worse by 10.8 points (the degradation problem)" in report
-    assert "cifar10, resnet: deeper trains worse by 32.0 points: final training error resnet-56 40.00%" in report
+    assert "9 run(s) of 2 experiment(s) (default, long) in 4 config(s)" in report
+    short = table_rows(report, "default · cifar10 · recipe.max_iters=300")
+    assert short["plain20"][2:4] == ["11.00", "11.50 ± 0.71"]  # best of two seeds, then mean ± std
+    assert short["plain20"][1] == "269,722"  # counted from the network when result.json has none
+    assert short["resnet20"][2:6] == ["9.00", "—", "—", "—"]  # 300 iterations are not the paper's 64k: no paper column
+    assert short["resnet110"][2] == "diverged" and short["resnet32"][6] == "seed 0 failed: RuntimeError: CUDA out of memory"
+    assert "Not compared with the paper: this config is not the paper's schedule (recipe.max_iters=300 (paper: 64000))" in report
+    longer = table_rows(report, "default · cifar10 · recipe.max_iters=64000")
+    assert list(longer) == ["resnet56"] and longer["resnet56"][2] == "(42.00)" and "in progress (iter 100/64000)" in longer["resnet56"][6]
+    assert table_rows(report, "long · cifar10")["resnet20"][2:6] == ["9.50", "—", "8.75", "+0.75"]  # the paper's schedule: compared
+    assert table_rows(report, "default · mnist")["resnet20"][:3] == ["20", "269,434", "1.50"]  # one input channel
+    assert "default/cifar10/resnet44/seed0: failed before training started (error.log: UserError: data.root missing)" in report
+    assert "default · cifar10 · recipe.max_iters=300, plain: deeper trains worse by 10.8 points (the degradation problem)" in report
     with open(tmp_path / "out" / "curves.csv") as stream:
         curve_rows = list(csv.DictReader(stream))
-    assert len(curve_rows) == 3 + 3 + 3 + 3 + 1 + 2
-    assert {r["family"] for r in curve_rows} == {"plain", "resnet"}
-    png = (tmp_path / "out" / "figure.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "out" / "figure.svg").is_file()
+    assert len(curve_rows) == 3 + 3 + 3 + 3 + 1 + 2 + 2  # every evaluation of every run (no TensorBoard log here)
+    assert {(r["experiment"], r["config"]) for r in curve_rows if r["model"] == "resnet20" and r["data"] == "cifar10"} == {
+        ("default", "recipe.max_iters=300"), ("long", "")}
+    assert {r["run"] for r in curve_rows if r["model"] == "plain20"} == {f"{tmp_path}/default/cifar10/plain20/seed{s}" for s in (0, 1)}
+    figures = sorted(p.name for p in (tmp_path / "out").glob("figure*"))
+    assert len(figures) == 4 * 3 and {"figure-long-cifar10.png", "figure-default-cifar10-recipe_max_iters=300.svg"} <= set(figures)  # one per config that has curves, each as PNG, PDF, SVG
 
 
 def test_report_works_on_a_single_run_folder(tmp_path):

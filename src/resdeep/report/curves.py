@@ -1,40 +1,53 @@
-"""Curves of error against iteration, per network, averaged over seeds where there are several."""
+"""Curves of error against iteration: every point of every run in curves.csv, and means over seeds for figures."""
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 from resdeep.engine.files import write_csv
+from resdeep.report.groups import ConfigGroup
 from resdeep.report.runs import Run
 
-CSV_COLUMNS = ["data", "model", "family", "depth", "seed", "iteration", "train_error", "test_error", "val_error", "status"]
+CSV_COLUMNS = ["run", "experiment", "config", "data", "model", "family", "depth", "seed", "iteration",
+               "train_error", "test_error", "val_error", "status"]
+
+Points = List[Tuple[int, float]]
 
 
-def write_curves_csv(runs: List[Run], path: Path) -> None:
-    """One row per evaluation of every run."""
-    rows = [{
-        "data": run.data, "model": run.model, "family": run.family, "depth": run.depth, "seed": run.seed,
-        "iteration": record["iteration"], "train_error": record.get("train_error"),
-        "test_error": record.get("test_error"), "val_error": record.get("val_error", ""), "status": run.status,
-    } for run in runs for record in run.records]
+def test_points(run: Run) -> Points:
+    return [(r["iteration"], r["test_error"]) for r in run.records if r.get("test_error") is not None]
+
+
+def train_points(run: Run) -> Points:
+    return run.train_curve()
+
+
+def write_curves_csv(groups: List[ConfigGroup], path: Path) -> int:
+    """One row per logged iteration of every run (training error at each log point, test error where evaluated)."""
+    rows = []
+    for group in groups:
+        for network in group.networks:
+            for run in network.runs:
+                evaluations = {r["iteration"]: r for r in run.records}
+                train = dict(run.train_curve())
+                for iteration in sorted(set(train) | set(evaluations)):
+                    record = evaluations.get(iteration, {})
+                    rows.append({
+                        "run": run.label, "experiment": group.experiment, "config": group.label, "data": run.data,
+                        "model": run.model, "family": run.family, "depth": run.depth, "seed": run.seed,
+                        "iteration": iteration, "train_error": train.get(iteration, record.get("train_error")),
+                        "test_error": record.get("test_error", ""), "val_error": record.get("val_error", ""), "status": run.status,
+                    })
     write_csv(path, rows, CSV_COLUMNS)
+    return len(rows)
 
 
-def mean_curve(runs: List[Run], key: str) -> Tuple[List[int], List[float]]:
-    """(iterations, mean value) at the iterations every seed reached."""
+def mean_curve(runs: List[Run], points: Callable[[Run], Points]) -> Tuple[List[int], List[float], int]:
+    """(iterations, mean over seeds, last iteration any seed reached) at the iterations every seed has."""
     by_iteration: Dict[int, List[float]] = defaultdict(list)
     for run in runs:
-        for record in run.records:
-            if record.get(key) is not None:
-                by_iteration[record["iteration"]].append(record[key])
+        for iteration, value in points(run):
+            by_iteration[iteration].append(value)
     common = sorted(i for i, values in by_iteration.items() if len(values) == len(runs))
-    return common, [sum(by_iteration[i]) / len(runs) for i in common]
-
-
-def group_runs(runs: List[Run]) -> Dict[Tuple[str, str], Dict[str, List[Run]]]:
-    """{(data, family): {model: [runs over seeds]}}, in depth order."""
-    groups: Dict[Tuple[str, str], Dict[str, List[Run]]] = defaultdict(lambda: defaultdict(list))
-    for run in sorted(runs, key=lambda r: (r.data, r.family, r.depth)):
-        groups[(run.data, run.family)][run.model].append(run)
-    return groups
+    return common, [sum(by_iteration[i]) / len(runs) for i in common], max(by_iteration, default=0)

@@ -1,13 +1,14 @@
-"""The Table 6 layout: final test error per network, mean and spread over seeds, beside the paper."""
+"""The Table 6 layout: final test error per network, mean and spread over seeds, beside the paper where comparable."""
 from __future__ import annotations
 
 import statistics
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from resdeep.data.shapes import DATASET_SHAPES
-from resdeep.report.curves import group_runs
-from resdeep.report.paper import paper_error
+from resdeep.report.groups import ConfigGroup, Network
+from resdeep.report.paper import PAPER_NUMBERS, paper_error
 from resdeep.report.runs import Run
+from resdeep.report.schedules import schedule_differences
 
 
 def parameter_count(run: Run) -> int:
@@ -25,64 +26,70 @@ def fmt(value: Optional[float]) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-def error_cells(runs: List[Run]) -> tuple[str, str, str]:
-    """(best final test error, mean ± std over seeds, state) of one network's runs."""
+def error_cells(runs: List[Run]) -> Tuple[Optional[float], str, str, str]:
+    """(best final test error of finished seeds, its cell, mean ± std over seeds, what state each run is in)."""
     finished = [r for r in runs if r.status == "finished" and r.final_test_error is not None]
     in_progress = [r for r in runs if r.status == "in progress"]
     diverged = [r for r in runs if r.status == "diverged"]
-    state = []
+    failed = [r for r in runs if r.status == "failed"]
+    state = [f"{len(finished)} finished"] if finished else []
     if diverged:
-        state.append(f"{len(diverged)} diverged")
-    for run in in_progress:
-        state.append(f"seed {run.seed} in progress (iter {run.iteration}/{run.max_iters})")
+        state.append(f"{len(diverged)} diverged (seed {', '.join(str(r.seed) for r in diverged)})")
+    state += [f"seed {r.seed} failed: {r.failure}" for r in failed]
+    state += [f"seed {r.seed} in progress (iter {r.iteration}/{r.max_iters if r.max_iters is not None else '?'})" for r in in_progress]
     if not finished:
         if diverged and not in_progress:
-            return "diverged", "—", "; ".join(state)
+            return None, "diverged", "—", "; ".join(state)
         latest = [r.final_test_error for r in in_progress if r.final_test_error is not None]
-        return (f"({min(latest):.2f})" if latest else "—"), "—", "; ".join(state)
+        return None, (f"({min(latest):.2f})" if latest else "—"), "—", "; ".join(state)
     errors = [r.final_test_error for r in finished]
     spread = f"{statistics.mean(errors):.2f} ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else "—"
-    return f"{min(errors):.2f}", spread, "; ".join(state) or f"{len(finished)} finished"
+    return min(errors), f"{min(errors):.2f}", spread, "; ".join(state)
 
 
-def markdown_table(runs: List[Run]) -> str:
-    """One table per data set: network, depth, params, our error, the paper's, the difference."""
-    sections = []
-    for data in sorted({r.data for r in runs}):
-        lines = [
-            f"### {data}", "",
-            "| network | depth | params | test error % (best) | mean ± std | paper % | difference | runs |",
-            "|---|---:|---:|---:|---:|---:|---:|---|",
-        ]
-        for (group_data, family), models in group_runs(runs).items():
-            if group_data != data:
-                continue
-            for model, model_runs in models.items():
-                best, spread, state = error_cells(model_runs)
-                paper = paper_error(data, model)
-                difference = f"{float(best) - paper:+.2f}" if paper is not None and best.replace(".", "").isdigit() else "—"
-                params = f"{parameter_count(model_runs[0]):,}"
-                lines.append(f"| {model} | {model_runs[0].depth} | {params} | {best} | {spread} | {fmt(paper)} | {difference} | {state} |")
-        sections.append("\n".join(lines))
-    return "\n\n".join(sections)
+def _row(network: Network, data: str, compare: bool) -> str:
+    best, best_cell, spread, state = error_cells(network.runs)
+    paper = paper_error(data, network.model) if compare else None
+    difference = f"{best - paper:+.2f}" if paper is not None and best is not None else "—"
+    params = f"{parameter_count(network.runs[0]):,}"
+    return f"| {network.model} | {network.depth} | {params} | {best_cell} | {spread} | {fmt(paper)} | {difference} | {state} |"
 
 
-def degradation_findings(runs: List[Run]) -> List[str]:
-    """Per family: does the final training error rise or fall with depth?"""
+def markdown_table(group: ConfigGroup) -> str:
+    """One group's table: network, depth, params, our error, the paper's (when comparable), the difference."""
+    lines = [f"### {group.title}", ""]
+    differences = schedule_differences(group.setup)
+    has_paper_numbers = any(paper_error(group.data, n.model) is not None for n in group.networks)
+    compare = has_paper_numbers and not differences
+    if has_paper_numbers and differences:
+        lines += [f"Not compared with the paper: this config is not the paper's schedule ({'; '.join(differences)}).", ""]
+    elif group.data not in PAPER_NUMBERS:
+        lines += [f"The papers report no numbers on {group.data}.", ""]
+    lines += [
+        "| network | depth | params | test error % (best) | mean ± std | paper % | difference | runs |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += [_row(network, group.data, compare) for network in group.networks]
+    return "\n".join(lines)
+
+
+def degradation_findings(groups: List[ConfigGroup]) -> List[str]:
+    """Per experiment, config and family: does the final training error rise or fall with depth?"""
     findings = []
-    for (data, family), models in group_runs(runs).items():
-        by_depth = sorted(
-            (ms[0].depth, statistics.mean(r.final_train_error for r in ms if r.final_train_error is not None))
-            for ms in models.values() if any(r.final_train_error is not None for r in ms)
-        )
-        if len(by_depth) < 2:
-            continue
-        (shallow, shallow_error), (deep, deep_error) = by_depth[0], by_depth[-1]
-        gap = deep_error - shallow_error
-        trend = f"deeper trains worse by {gap:.1f} points" if gap > 0 else f"deeper trains better by {-gap:.1f} points"
-        if gap > 0 and family == "plain":
-            trend += " (the degradation problem)"
-        findings.append(
-            f"- {data}, {family}: {trend}: final training error {family}-{deep} {deep_error:.2f}% vs {family}-{shallow} {shallow_error:.2f}%"
-        )
+    for group in groups:
+        for family, networks in group.families.items():
+            by_depth = sorted(
+                (n.depth, statistics.mean(r.final_train_error for r in n.runs if r.final_train_error is not None))
+                for n in networks if any(r.final_train_error is not None for r in n.runs)
+            )
+            if len(by_depth) < 2:
+                continue
+            (shallow, shallow_error), (deep, deep_error) = by_depth[0], by_depth[-1]
+            gap = deep_error - shallow_error
+            trend = f"deeper trains worse by {gap:.1f} points" if gap > 0 else f"deeper trains better by {-gap:.1f} points"
+            if gap > 0 and family == "plain":
+                trend += " (the degradation problem)"
+            findings.append(
+                f"- {group.title}, {family}: {trend}: final training error {family}-{deep} {deep_error:.2f}% vs {family}-{shallow} {shallow_error:.2f}%"
+            )
     return findings

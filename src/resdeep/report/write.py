@@ -1,4 +1,4 @@
-"""Writing a report: report.md, curves.csv, figure.png and figure.svg from the runs under some folders."""
+"""Writing a report: report.md, curves.csv and the figures (PNG, PDF, SVG) from the runs under some folders."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,34 +7,45 @@ from typing import List
 from resdeep.engine.files import atomic_write_text
 from resdeep.errors import UserError
 from resdeep.report.curves import write_curves_csv
-from resdeep.report.figure import draw_figure
-from resdeep.report.runs import find_runs
+from resdeep.report.figure import DPI, draw_figures
+from resdeep.report.groups import group_runs
+from resdeep.report.runs import scan_runs
 from resdeep.report.table import degradation_findings, markdown_table
 
 
 def write_report(folders: List[Path], out: Path) -> dict:
-    """Find the runs, write the four files into out; returns their paths and the run count."""
-    runs = find_runs(folders)
+    """Find the runs, group them once, write every file into out; returns their paths and the run count."""
+    runs, problems = scan_runs(folders)
     if not runs:
         looked = ", ".join(str(f) for f in folders)
-        raise UserError(f"no runs found under {looked}; a run folder holds run.json (train one with: resdeep train ...)")
+        found = f" ({'; '.join(problems)})" if problems else ""
+        raise UserError(f"no runs found under {looked}{found}; a run folder holds run.json (train one with: resdeep train ...)")
+    groups = group_runs(runs)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "curves.csv"
-    write_curves_csv(runs, csv_path)
-    figures = draw_figure(runs, out / "figure")
-    findings = degradation_findings(runs)
+    write_curves_csv(groups, csv_path)
+    figures, figure_notes = draw_figures(groups, out)
+    findings = degradation_findings(groups)
+    experiments = sorted({g.experiment for g in groups})
     text = [
         "# resdeep report", "",
-        f"{len(runs)} run(s) from {', '.join(str(f) for f in folders)}.", "",
+        f"{len(runs)} run(s) of {len(experiments)} experiment(s) ({', '.join(experiments)}) in {len(groups)} config(s), "
+        f"from {', '.join(str(f) for f in folders)}. Only seeds are averaged: runs of different experiments, "
+        "recipes or lengths are never pooled.", "",
         "## Test error (Table 6 layout)", "",
-        "Final test error of each network; with several seeds, the best and the mean ± std. "
-        "`paper` is He et al. 2016 (CIFAR-10: Table 6; ImageNet: Table 2, 10-crop top-1); plain nets have no paper row on CIFAR-10.",
-        "", markdown_table(runs), "",
+        "Final test error of each network; with several seeds, the best and the mean ± std. `paper` is the published "
+        "number (CIFAR-10: He et al. 2016 Table 6 and the successors' papers; ImageNet: Table 2, 10-crop top-1), shown "
+        "only for runs that followed the paper's schedule; plain nets have no paper row on CIFAR-10.", "",
+        *(part for group in groups for part in (markdown_table(group), "")),
         "## Depth and training error (Figure 6 layout)", "",
-        *(findings or ["- fewer than two depths of one family: nothing to compare yet"]), "",
-        f"![figure]({figures[0].name})" if figures else "No evaluation recorded yet: no figure.", "",
-        f"Curves: `{csv_path.name}`. Full curves in TensorBoard: `tensorboard --logdir {folders[0]}`", "",
+        *(findings or ["- fewer than two depths of one family in any config: nothing to compare yet"]), "",
+        *(f"![{path.stem}]({path.name})" for path in figures if path.suffix == ".png"),
+        *([] if figures else ["No evaluation recorded yet: no figure."]), "",
+        *(f"- {note}" for note in figure_notes),
+        *(["", "## Not included", "", *(f"- {problem}" for problem in problems)] if problems else []), "",
+        f"Curves: `{csv_path.name}` (every logged point of every run). Figures as PNG ({DPI} dpi), PDF and SVG. "
+        f"Full curves in TensorBoard: `tensorboard --logdir {folders[0]}`", "",
     ]
     report = out / "report.md"
     atomic_write_text(report, "\n".join(text))
-    return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures, "findings": findings}
+    return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures, "findings": findings, "problems": problems}
