@@ -1,5 +1,6 @@
 """The analyses reproduce known effects on tiny networks and the built-in data set."""
 import csv
+import json
 import math
 
 import torch
@@ -119,3 +120,12 @@ def test_every_analysis_runs_from_the_command_line_on_a_trained_run(tmp_path):
     assert unknown.returncode == 2 and "choose one of: responses" in unknown.stderr
     missing = resdeep("analyze", "lesion", tmp_path / "nowhere")
     assert missing.returncode == 2 and "no such folder" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_sweep_job_folder_with_an_equals_sign_is_a_folder_not_an_override(tmp_path):
+    from resdeep.analysis.analyses import run_folders
+
+    job = tmp_path / "default" / "synthetic" / "resnet8" / "seed0" / "recipe.lr=0.05"
+    job.mkdir(parents=True)
+    (job / "run.json").write_text(json.dumps({"model": {"family": "cifar", "depth": 8}, "data": {"name": "synthetic"}, "recipe": {"name": "smoke", "lr": 0.05}, "seed": 0}))
+    assert run_folders([str(job)]) == [job.resolve()]

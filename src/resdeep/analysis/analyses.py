@@ -36,8 +36,10 @@ def run_folders(positional: List[str]) -> List[Path]:
     """Run folders from folder arguments and from train-style overrides."""
     from resdeep.report.runs import find_runs
 
-    folders = [Path(p) for p in positional if "=" not in p]
-    overrides = [p for p in positional if "=" in p]
+    # A sweep job's folder can hold '=' (…/seed0/recipe.lr=0.05): an existing folder is a folder, not an override.
+    is_override = [("=" in p and not Path(p).is_dir()) for p in positional]
+    folders = [Path(p) for p, override in zip(positional, is_override) if not override]
+    overrides = [p for p, override in zip(positional, is_override) if override]
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
         raise UserError(f"analyze: no such folder: {', '.join(missing)}")
