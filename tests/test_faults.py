@@ -224,3 +224,18 @@ def test_a_learning_rate_of_1000_marks_the_run_diverged(tmp_path):
     result = json.loads((run_dir(tmp_path) / "result.json").read_text())
     assert result["status"] == "diverged" and result["iterations"] < 20
     assert "diverged at iteration" in (run_dir(tmp_path) / "train.log").read_text()
+
+
+# 6. One line instead of a traceback
+
+
+@pytest.mark.parametrize("args, message", [
+    (["analyze", "responses", ".", "--images", "0"], "analyze: --images must be at least 1 (got 0)"),
+    (["summary", "model=resnet20", "model.width=100000"], "parameters"),  # 9e10 weights in one 3x3 layer alone
+    (["bench", "--json", "/proc/resdeep/bench.json", "trainer.device=cpu"], "cannot write to --json /proc/resdeep/bench.json"),
+])
+def test_impossible_requests_get_one_line_before_any_work(tmp_path, args, message):
+    done = resdeep(*args, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert message in done.stderr
+    assert "bench:" not in done.stdout, "the --json path is checked before measuring"

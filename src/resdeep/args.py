@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -48,5 +49,14 @@ def check_writable(folder, named: str) -> None:
     setting gave it (e.g. 'out_dir=runs', '--out figures'), for the one-line error."""
     path = Path(folder).expanduser().resolve()
     existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK) or not _can_create_in(existing):
         raise UserError(f"cannot write to {named} ({existing} is not a writable folder); choose another folder")
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Try it: os.access says yes to root everywhere, even in /proc, where the write fails only at the end."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False

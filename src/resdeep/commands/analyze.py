@@ -33,8 +33,10 @@ def run_analyze_command(args: List[str]) -> int:
     parser.add_argument("--depth", type=int, default=30)
     parser.add_argument("--width", type=int, default=64)
     options = parser.parse_args(args[1:])
-    if min(options.batches, options.resolution, options.depth, options.width, options.images or 1) < 1:
-        raise UserError("analyze: --images, --batches, --resolution, --depth and --width must be positive")
+    for flag in ("images", "batches", "resolution", "depth", "width"):
+        value = getattr(options, flag)  # --images may be left out (None: each analysis picks its own)
+        if value is not None and value < 1:
+            raise UserError(f"analyze: --{flag} must be at least 1 (got {value})")
     if options.out is not None:
         check_writable(options.out, f"--out {options.out}")
     runs = run_folders(options.items)

@@ -1,14 +1,33 @@
 """`resdeep summary model=... data=...`: the network's layer table, params and multiply-adds."""
 from __future__ import annotations
 
+import os
 from typing import List
 
 from resdeep.args import split_config_dir
 from resdeep.compose import load_config
+from resdeep.errors import UserError
 
 HELP = """usage: resdeep summary [overrides]   e.g. resdeep summary model=resnet56 data=cifar10
 Prints every layer with its output shape, parameters and multiply-adds, then
 `params: <exact integer>` and `macs: <exact integer>` for one image at the data's input size."""
+
+
+def check_fits_in_memory(model_cfg, shape) -> None:
+    """Count the weights on the meta device (nothing allocated); refuse a network larger than the machine's memory."""
+    import torch
+
+    from resdeep.config import model_id
+    from resdeep.models import build_model
+
+    with torch.device("meta"):
+        params = sum(p.numel() for p in build_model(model_cfg, shape.channels, shape.num_classes).parameters())
+    needed, memory = 4 * params, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > memory:
+        raise UserError(
+            f"{model_id(model_cfg)} has {params:,} parameters ({needed / 1e9:,.0f} GB as float32), more than this machine's "
+            f"{memory / 1e9:,.0f} GB of memory; choose a smaller model.width or model.depth"
+        )
 
 
 def run_summary_command(args: List[str]) -> int:
@@ -24,6 +43,7 @@ def run_summary_command(args: List[str]) -> int:
     from resdeep.models.summary import count_params, format_summary, summarize
 
     shape = DATASET_SHAPES[cfg.data.name]
+    check_fits_in_memory(cfg.model, shape)
     model = build_model(cfg.model, shape.channels, shape.num_classes)
     rows = summarize(model, (shape.channels, shape.size, shape.size))
     print(f"{model_id(cfg.model)} on {cfg.data.name} ({shape.channels}x{shape.size}x{shape.size}, {shape.num_classes} classes)")
