@@ -1,0 +1,90 @@
+"""The teaching ResNet for MNIST (F. Fleuret, EPFL deep learning course), with switches for skips and BN.
+
+conv 1x1 (1->C) + ReLU, B blocks of conv3x3-BN-ReLU-conv3x3-BN (+ x), ReLU, average pool over 28x28, ReLU,
+linear C->10. C=16, B=25 has exactly 117,802 parameters; C=10, B=30 has 55,930. Depth counts weight layers:
+2B+2 (52 and 62). Initialisation is PyTorch's default, as in the course's code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resdeep.errors import UserError
+from resdeep.models.registry import register_family
+
+SHORTCUTS = ("identity", "none")
+NORMS = ("batch", "none")
+
+
+@dataclass
+class MnistResNetConfig:
+    """depth = 2·blocks + 2 weight layers, width = channels, skips on or off, BatchNorm on or off."""
+
+    family: str = "mnist_resnet"
+    depth: int = 52
+    width: int = 16
+    shortcut: str = "identity"
+    norm: str = "batch"
+
+
+class TeachingBlock(nn.Module):
+    """conv-BN-ReLU-conv-BN, the input added back when skips are on, then ReLU."""
+
+    def __init__(self, channels: int, skip: bool, batch_norm: bool):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+        self.skip = skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + x if self.skip else y)
+
+
+class MnistResNet(nn.Module):
+    """conv1x1 -> blocks -> average pool -> ReLU -> linear."""
+
+    def __init__(self, blocks: int, width: int, skip: bool, batch_norm: bool, in_channels: int, num_classes: int):
+        super().__init__()
+        self.conv0 = nn.Conv2d(in_channels, width, 1)
+        self.blocks = nn.Sequential(*(TeachingBlock(width, skip, batch_norm) for _ in range(blocks)))
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(F.relu(self.conv0(x)))
+        x = F.relu(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        return self.fc(x)
+
+
+def validate_mnist_resnet(cfg: MnistResNetConfig) -> None:
+    """An even depth of at least 4 (one block), a positive width, known switches."""
+    if cfg.depth < 4 or cfg.depth % 2:
+        raise UserError(f"model.depth={cfg.depth} is not 2*blocks+2 with at least one block; e.g. 52 (25 blocks) or 62 (30 blocks)")
+    if cfg.width < 1:
+        raise UserError(f"model.width={cfg.width} must be a positive number of channels")
+    for key, value, choices in (("shortcut", cfg.shortcut, SHORTCUTS), ("norm", cfg.norm, NORMS)):
+        if value not in choices:
+            raise UserError(f"model.{key}={value!r} is not valid for mnist_resnet; choose one of: {', '.join(choices)}")
+
+
+def mnist_resnet_run_name(cfg: MnistResNetConfig) -> str:
+    """mnist-resnet52, mnist-plain52, mnist-resnet52-nobn, mnist-resnet62-w10."""
+    parts = [f"mnist-{'resnet' if cfg.shortcut == 'identity' else 'plain'}{cfg.depth}"]
+    if cfg.norm == "none":
+        parts.append("nobn")
+    if cfg.width != 16:
+        parts.append(f"w{cfg.width}")
+    return "-".join(parts)
+
+
+def build_mnist_resnet(cfg: MnistResNetConfig, in_channels: int, num_classes: int) -> nn.Module:
+    blocks = (cfg.depth - 2) // 2
+    return MnistResNet(blocks, cfg.width, cfg.shortcut == "identity", cfg.norm == "batch", in_channels, num_classes)
+
+
+register_family("mnist_resnet", MnistResNetConfig, build_mnist_resnet, validate_mnist_resnet, mnist_resnet_run_name)
