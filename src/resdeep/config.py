@@ -224,8 +224,9 @@ def validate(cfg: DictConfig) -> Config:
         raise UserError(f"missing config value {key}: set it on the command line, e.g. {key}=...") from None
     except OmegaConfBaseException as error:
         raise UserError(f"invalid config: {str(error).splitlines()[0]}") from None
-    from resdeep.models.registry import validate_model
+    from resdeep.models.registry import as_model_config, validate_model
 
+    typed.model = as_model_config(typed.model)  # a node with _target_ (your own network) is untyped until here
     validate_model(typed.model)
     data, recipe, trainer = typed.data, typed.recipe, typed.trainer
     _choice(data.name, DATASETS, "data")

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
+from resdeep.api import config_from_saved
 from resdeep.config import Config, model_id
 from resdeep.data import DataBundle, build_data
 from resdeep.engine.checkpoint import load_latest_checkpoint
@@ -32,7 +32,7 @@ def load_trained_run(folder: Path, device: torch.device, batch_size: int | None 
     checkpoint = load_latest_checkpoint(folder)
     if checkpoint is None:
         raise UserError(f"{folder} has no readable checkpoint; train it first (resdeep train ...)")
-    config: Config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), checkpoint["config"]))
+    config: Config = config_from_saved(checkpoint["config"])  # each family's and data set's own schema
     data = build_data(config.data, batch_size or config.recipe.batch_size, config.trainer.eval_batch_size, device, config.seed)
     model = build_model(config.model, data.shape.channels, data.shape.num_classes)
     model.load_state_dict(checkpoint["model"])

@@ -4,3 +4,4 @@ from resdeep.models import mlp  # noqa: F401  (fc: the highway paper's MNIST net
 from resdeep.models import mnist_resnet  # noqa: F401  (the teaching ResNet for MNIST)
 from resdeep.models import highway  # noqa: F401  (the 19-layer CIFAR-10 highway net)
 from resdeep.models import densenet, resnext, wrn  # noqa: F401  (the successors: DenseNet, ResNeXt, Wide ResNets)
+from resdeep.models import custom  # noqa: F401  (your own network: model._target_)

@@ -58,6 +58,10 @@ def as_model_config(model: Any) -> Any:
     from omegaconf import DictConfig, OmegaConf
 
     plain = OmegaConf.to_container(model, resolve=True) if isinstance(model, DictConfig) else dict(model)
+    if "_target_" in plain:  # your own network: any callable, instantiated by Hydra (resdeep.models.custom)
+        from resdeep.models.custom import custom_config
+
+        return custom_config(plain)
     return model_config(plain.pop("family", "cifar"), **plain)
 
 
