@@ -9,54 +9,46 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import resdeep
 from hydra_plugins.resdeep_parallel_launcher.slots import check_plan, gpu_slots, plan_workers
 from resdeep.cli import main as cli_main
 
 TESTS = Path(__file__).resolve().parent
+ITERS = 40
+# One thread per job everywhere, so that a job's result does not depend on the launcher that ran it.
+ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
 
-def tiny(out_dir, *extra, iters=30):
-    """A seconds-long run on a small slice of the built-in data set (as in test_engine)."""
-    return ["data=synthetic", "data.train_size=256", "data.test_size=64", "model=resnet20", "model.depth=8", "recipe=smoke",
-            "recipe.batch_size=16", f"recipe.max_iters={iters}", "trainer.log_every=5", "trainer.eval_every=10",
-            "trainer.checkpoint_every=5", "trainer.device=cpu", "trainer.progress=lines", f"out_dir={out_dir}",
-            "hydra.sweep.subdir=seed${seed}", *extra]
+def tiny(out_dir, *extra):
+    """A run of a fraction of a second on 64 images of the built-in data set, a 5,006-parameter net."""
+    return ["data=synthetic", "data.train_size=64", "data.test_size=32", "model=resnet20", "model.depth=8", "model.width=4",
+            "recipe=smoke", "recipe.batch_size=16", f"recipe.max_iters={ITERS}", "trainer.log_every=5", "trainer.eval_every=20",
+            "trainer.checkpoint_every=20", "trainer.device=cpu", "trainer.progress=lines", f"out_dir={out_dir}",
+            "hydra.sweep.subdir=lr${recipe.lr}", *extra]
 
 
-def weights(folder, iteration):
-    return torch.load(Path(folder) / "checkpoints" / f"iter_{iteration:08d}.pt", weights_only=False)["model"]
+def start_sweep(tmp_path, launcher, learning_rates, *extra):
+    """`resdeep train -m` over learning rates under a launcher, recording each job's status as Hydra's callbacks see it."""
+    command = [sys.executable, "-m", "resdeep", "train", "-m", *tiny(tmp_path, f"name={launcher}"), f"recipe.lr={learning_rates}",
+               f"hydra/launcher={launcher}", "+hydra.callbacks.record._target_=launcher_callback.RecordStatus",
+               f"+hydra.callbacks.record.path={tmp_path / launcher}.statuses", *extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def signal_when_training(sweep, run, signum):
+    """Send `signum` to the process training `run` as soon as it trains (its train.log exists, so its stop handlers are in place)."""
+    deadline = time.time() + 300
+    while not (run / "train.log").exists() and sweep.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert sweep.poll() is None, "the sweep ended before its job trained"
+    os.kill(int((run / ".lock").read_text().split()[1]), signum)  # the lock names the process that holds it
+
+
+def weights(run):
+    return torch.load(run / "checkpoints" / f"iter_{ITERS:08d}.pt", weights_only=False)["model"]
 
 
 def same_weights(a, b):
     return all(torch.equal(a[key], b[key]) for key in a)
-
-
-def children(parent, marker):
-    """Ids of live processes descended from `parent` whose command line holds `marker` (Linux /proc)."""
-    found, frontier = [], [parent]
-    while frontier:
-        pid = frontier.pop()
-        for proc in Path("/proc").glob("[0-9]*"):
-            try:
-                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    frontier.append(int(proc.name))
-                    if marker in (proc / "cmdline").read_bytes():
-                        found.append(int(proc.name))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
-
-
-def signal_job_after_checkpoint(sweep, checkpoint, marker, signum):
-    """Wait for a job's first checkpoint, then send its process `signum`."""
-    deadline = time.time() + 120
-    while not checkpoint.exists() and time.time() < deadline and sweep.poll() is None:
-        time.sleep(0.05)
-    jobs = children(sweep.pid, marker)
-    assert jobs and sweep.poll() is None, "the job should be training"
-    for pid in jobs:
-        os.kill(pid, signum)
 
 
 def test_gpu_slots_give_each_job_its_own_gpu_first_then_pack_them():
@@ -79,7 +71,7 @@ def test_gpu_slots_give_each_job_its_own_gpu_first_then_pack_them():
 ])
 def test_bad_launcher_fields_get_one_line_and_exit_2_before_any_job(tmp_path, capsys, override, message):
     with pytest.raises(SystemExit) as stopped:
-        cli_main(["train", "-m", *tiny(tmp_path), "seed=0,1", "hydra/launcher=parallel", override])
+        cli_main(["train", "-m", *tiny(tmp_path), "recipe.lr=0.1,0.2", "hydra/launcher=parallel", override])
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
@@ -96,46 +88,32 @@ def test_slurm_without_submitit_names_the_extra_to_install(tmp_path, capsys, mon
     assert stopped.value.code == 2 and "pip install 'resdeep[slurm]'" in capsys.readouterr().err
 
 
-def test_a_parallel_sweep_matches_lone_runs_bitwise_and_a_stopped_job_resumes(tmp_path):
-    """4 jobs, 2 at a time on 2 cores (1 thread each), one of them stopped mid-run by SIGUSR1 (rerun, resumed),
-    against each job alone with 1 thread; then submitit's local executor, whose job is stopped by SIGUSR2."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    alone = resdeep("train", "-m", *tiny(tmp_path, "name=alone"), "seed=0,1,2,3", env=env)
-    assert alone.returncode == 0, alone.stderr
+def test_every_launcher_fails_a_diverged_job_requeues_a_stopped_one_and_matches_lone_runs(tmp_path):
+    """Four sweeps at once, one per launcher, each with a diverged job (lr 1e30) among finished ones:
+    - basic: each job alone, one after the other with one thread (the reference);
+    - parallel: 3 jobs, 2 at a time, one stopped by SIGUSR1 mid-run (rerun, resumed): bitwise the lone runs;
+    - submitit_local: its job stopped by SIGUSR2 is requeued by submitit and resumes: bitwise the lone run;
+    - joblib: its one job, diverged in a worker process, is FAILED there too.
+    Under every launcher the diverged job is FAILED for Hydra's callbacks and the sweep exits 1, without a traceback."""
+    sweeps = {
+        "basic": start_sweep(tmp_path, "basic", "0.1,0.05,1e30"),
+        "parallel": start_sweep(tmp_path, "parallel", "0.1,0.05,1e30", "hydra.launcher.workers=2", "hydra.launcher.threads_per_job=1"),
+        "submitit_local": start_sweep(tmp_path, "submitit_local", "0.1,1e30", "hydra.launcher.timeout_min=10"),
+        "joblib": start_sweep(tmp_path, "joblib", "1e30", "hydra.launcher.n_jobs=2"),  # in a worker process: n_jobs=1 would run it in-process
+    }
+    signal_when_training(sweeps["parallel"], tmp_path / "parallel" / "lr0.1", signal.SIGUSR1)
+    signal_when_training(sweeps["submitit_local"], tmp_path / "submitit_local" / "lr0.1", signal.SIGUSR2)
+    for launcher, sweep in sweeps.items():
+        _, stderr = sweep.communicate(timeout=300)
+        assert sweep.returncode == 1, f"{launcher}: {stderr[-3000:]}"
+        assert "diverged at iteration 5" in stderr and "Traceback" not in stderr, f"{launcher}: {stderr[-3000:]}"
+        finished = {"basic": 2, "parallel": 2, "submitit_local": 1, "joblib": 0}[launcher]
+        assert sorted((tmp_path / f"{launcher}.statuses").read_text().split()) == ["COMPLETED"] * finished + ["FAILED"], launcher
 
-    command = [sys.executable, "-m", "resdeep", "train", "-m", *tiny(tmp_path, "name=parallel"), "seed=0,1,2,3",
-               "hydra/launcher=parallel", "hydra.launcher.workers=2"]
-    sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = tmp_path / "parallel" / "seed0"
-    signal_job_after_checkpoint(sweep, first / "checkpoints" / "iter_00000005.pt", b"job0.pkl", signal.SIGUSR1)
-    _, stderr = sweep.communicate(timeout=300)
-    assert sweep.returncode == 0, stderr[-3000:]
-    log = (first / "train.log").read_text()
-    assert log.index("stop requested (SIGUSR1)") < log.index("resuming"), "the stopped job is rerun and resumes"
-    assert "iter 30/30" in (first / "console.log").read_text(), "each job's console output goes to its run folder"
-    for seed in range(4):
-        assert same_weights(weights(tmp_path / "alone" / f"seed{seed}", 30), weights(tmp_path / "parallel" / f"seed{seed}", 30)), seed
-
-    command = [sys.executable, "-m", "resdeep", "train", "-m", *tiny(tmp_path, "name=submitit"), "seed=0",
-               "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"]
-    sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    job = tmp_path / "submitit" / "seed0"
-    signal_job_after_checkpoint(sweep, job / "checkpoints" / "iter_00000005.pt", b"submitit.core._submit", signal.SIGUSR2)
-    _, stderr = sweep.communicate(timeout=300)
-    assert sweep.returncode == 0, stderr[-3000:]
-    log = (job / "train.log").read_text()
-    assert log.index("stop requested (SIGUSR2)") < log.index("resuming"), "submitit requeues the job, which resumes"
-    assert same_weights(weights(tmp_path / "alone" / "seed0", 30), weights(job, 30))
-
-
-@pytest.mark.parametrize("launcher", ["basic", "parallel", "joblib", "submitit_local"])
-def test_a_diverged_job_is_a_failure_for_hydra_its_callbacks_and_the_exit_code(tmp_path, launcher):
-    statuses = tmp_path / "statuses.txt"
-    done = resdeep(
-        "train", "-m", *tiny(tmp_path, iters=5), "recipe.lr=0.1,1e30", "hydra.sweep.subdir=lr${recipe.lr}", f"hydra/launcher={launcher}",
-        "+hydra.callbacks.record._target_=launcher_callback.RecordStatus", f"+hydra.callbacks.record.path={statuses}",
-        env=dict(os.environ, PYTHONPATH=f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"),
-    )
-    assert done.returncode == 1, done.stderr[-3000:]
-    assert "diverged at iteration 5" in done.stderr and "Traceback" not in done.stderr
-    assert sorted(statuses.read_text().split()) == ["COMPLETED", "FAILED"]
+    for launcher, signum in (("parallel", "SIGUSR1"), ("submitit_local", "SIGUSR2")):
+        log = (tmp_path / launcher / "lr0.1" / "train.log").read_text()
+        assert log.index(f"stop requested ({signum})") < log.index("resuming"), f"{launcher}: the stopped job is rerun and resumes"
+    assert f"iter {ITERS}/{ITERS}" in (tmp_path / "parallel" / "lr0.05" / "console.log").read_text(), "each job's console output goes to its run folder"
+    for lr in ("0.1", "0.05"):
+        assert same_weights(weights(tmp_path / "basic" / f"lr{lr}"), weights(tmp_path / "parallel" / f"lr{lr}")), lr
+    assert same_weights(weights(tmp_path / "basic" / "lr0.1"), weights(tmp_path / "submitit_local" / "lr0.1"))
