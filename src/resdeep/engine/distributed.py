@@ -1,9 +1,12 @@
-"""DDP set up from the environment torchrun creates; one process is rank 0 of a world of 1."""
+"""DDP set up from the environment torchrun (or a SLURM job with several tasks) creates; one process is rank 0 of a world of 1."""
 from __future__ import annotations
 
 import os
+import re
 import sys
+import zlib
 from dataclasses import dataclass
+from typing import Dict, Mapping, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -28,8 +31,54 @@ class World:
         return self.rank == 0
 
 
+def first_host(nodelist: str) -> str:
+    """The first host of a SLURM node list: "gpu[03-05,09],cpu1" -> "gpu03", "n[001-002]-ib" -> "n001-ib"."""
+    depth, end = 0, len(nodelist)
+    for index, char in enumerate(nodelist):
+        depth += (char == "[") - (char == "]")
+        if char == "," and depth == 0:
+            end = index
+            break
+    return re.sub(r"\[([^\]]*)\]", lambda group: re.split(r"[,-]", group.group(1))[0], nodelist[:end])
+
+
+def scheduler_environment(environ: Mapping[str, str] = os.environ) -> Optional[Dict[str, str]]:
+    """torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) for one task of a SLURM job
+    step with several tasks, or of submitit's local stand-in for one; None when torchrun already set them or
+    there is a single task.
+
+    SLURM_NTASKS counts only inside a job step (srun, as submitit uses): a batch script's own shell sees the
+    allocation's count but is one process, so SLURM_STEP_NUM_TASKS is preferred. Every task derives the same
+    port from the job id, so no task has to tell the others."""
+    if "WORLD_SIZE" in environ:
+        return None
+    if "SLURM_PROCID" in environ and ("SLURM_STEP_NUM_TASKS" in environ or "SLURM_STEP_ID" in environ):
+        size = environ.get("SLURM_STEP_NUM_TASKS", environ.get("SLURM_NTASKS", "1"))
+        rank, local_rank, job = environ["SLURM_PROCID"], environ.get("SLURM_LOCALID", "0"), environ.get("SLURM_JOB_ID", "0")
+        nodes = environ.get("SLURM_STEP_NODELIST") or environ.get("SLURM_JOB_NODELIST") or environ.get("SLURM_NODELIST") or "localhost"
+        master = first_host(nodes)
+    elif "SUBMITIT_LOCAL_GLOBALID" in environ:
+        size, rank = environ.get("SUBMITIT_LOCAL_NTASKS", "1"), environ["SUBMITIT_LOCAL_GLOBALID"]
+        local_rank, job, master = environ.get("SUBMITIT_LOCAL_LOCALID", "0"), environ.get("SUBMITIT_LOCAL_JOB_ID", "0"), "127.0.0.1"
+    else:
+        return None
+    if int(size) <= 1:
+        return None
+    port = environ.get("MASTER_PORT") or str(20000 + zlib.crc32(job.encode()) % 40000)
+    return {"RANK": rank, "WORLD_SIZE": size, "LOCAL_RANK": local_rank,
+            "MASTER_ADDR": environ.get("MASTER_ADDR", master), "MASTER_PORT": port}
+
+
+def adopt_scheduler_environment() -> None:
+    """Under SLURM with several tasks, set torchrun's variables, so that DDP (and the batch check) need no torchrun."""
+    found = scheduler_environment()
+    if found:
+        os.environ.update(found)
+
+
 def setup_world(device_choice: str) -> World:
-    """Join the process group when torchrun started us (WORLD_SIZE > 1): NCCL on CUDA, gloo on CPU."""
+    """Join the process group when torchrun or a SLURM job step started several of us (WORLD_SIZE > 1): NCCL on CUDA, gloo on CPU."""
+    adopt_scheduler_environment()
     size = int(os.environ.get("WORLD_SIZE", "1"))
     world = World(int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), size)
     if world.enabled and not torch_dist.is_initialized():

@@ -11,7 +11,7 @@ import torch.distributed as torch_dist
 from omegaconf import DictConfig, OmegaConf
 
 from resdeep.config import Config, validate
-from resdeep.engine.distributed import World, barrier, setup_world, shutdown
+from resdeep.engine.distributed import World, adopt_scheduler_environment, barrier, setup_world, shutdown
 from resdeep.engine.files import atomic_write_text, read_json, write_json
 from resdeep.engine.lock import RunLock, lock_run_folder
 from resdeep.engine.signals import INTERRUPTED_EXIT_CODE, StopRequest
@@ -119,6 +119,7 @@ def run_job(cfg: DictConfig, run_dir: str, hydra_files: Optional[Dict[str, str]]
 
     Order matters: compare the config, then skip a finished run, then lock, and only then write, so a
     refused or skipped command leaves the folder exactly as it was."""
+    adopt_scheduler_environment()  # a SLURM job's tasks: before validate, which divides the batch among them
     config = validate(cfg)
     run_dir = Path(run_dir)
     world = setup_world(config.trainer.device)
@@ -150,7 +151,8 @@ def run_job(cfg: DictConfig, run_dir: str, hydra_files: Optional[Dict[str, str]]
                     forget_run(run_dir)  # refused before training (e.g. by the data): the corrected command starts afresh
                 raise
             except TrainingInterrupted as interrupted:
-                print(f"resdeep: stopped at iteration {interrupted}; run the same command again to resume", file=sys.stderr)
+                if world.is_main:  # one line, not one per rank
+                    print(f"resdeep: stopped at iteration {interrupted}; run the same command again to resume", file=sys.stderr)
                 barrier(world)  # every rank stops at the same iteration (train agrees on it), so all arrive
                 stop.hand_over()  # under submitit: it requeues the job, which resumes from the checkpoint
                 sys.exit(INTERRUPTED_EXIT_CODE)
