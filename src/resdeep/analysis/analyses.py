@@ -15,7 +15,7 @@ from resdeep.errors import UserError  # noqa: E402
 
 ANALYSES = {
     "responses": "std of each 3x3 layer's response on the test set, by layer and sorted (the paper's Figure 7)",
-    "gradients": "per-layer gradient norms at initialisation and trained; shattered gradients along a 1-D input sweep",
+    "gradients": "per-layer and per-block gradient norms at initialisation and trained; shattered gradients along a 1-D input sweep",
     "init": "activation mean/std layer by layer in a deep plain stack: Xavier vs He, ReLU vs tanh",
     "lesion": "test error with each block deleted in turn (Veit et al. 2016)",
     "landscape": "loss along one or two filter-normalised random directions (Li et al. 2018)",
@@ -120,10 +120,10 @@ def analyze_responses(runs, options, device) -> List[Dict]:
 
 
 def analyze_gradients(runs, options, device) -> List[Dict]:
-    from resdeep.analysis.gradients import autocorrelation, input_gradient_sweep, layer_gradient_norms
+    from resdeep.analysis.gradients import autocorrelation, block_gradient_norms, input_gradient_sweep, layer_gradient_norms
     from resdeep.analysis.loading import fresh_model, load_trained_run
 
-    rows, (figure, axes) = [], plt.subplots(1, 3, figsize=(15, 4))
+    rows, (figure, axes) = [], plt.subplots(1, 4, figsize=(20, 4))
     for folder in runs:
         run = load_trained_run(folder, device)
         batches = [run.data.train.next_batch() for _ in range(options.batches)]
@@ -134,6 +134,9 @@ def analyze_gradients(runs, options, device) -> List[Dict]:
             axes[0].semilogy([r["layer"] for r in norms], [r["grad_norm"] for r in norms], style, alpha=1.0 if when == "init" else 0.5, label=f"{run.label} ({when})")
             rows += [{"run": run.label, "measure": f"grad_norm_{when}", "x": r["layer"], "value": r["grad_norm"]} for r in norms]
             tensorboard_scalars(folder, f"analysis/grad_norm_{when}", [r["grad_norm"] for r in norms])
+            blocks = block_gradient_norms(model, batches)
+            axes[3].semilogy([r["block"] for r in blocks], [r["grad_norm"] for r in blocks], style, marker=".", alpha=1.0 if when == "init" else 0.5, label=f"{run.label} ({when})")
+            rows += [{"run": run.label, "measure": f"block_grad_norm_{when}", "x": r["block"], "value": r["grad_norm"]} for r in blocks]
         image = next(iter(run.data.eval_sets["test"]))[0][0]
         signal = input_gradient_sweep(initial, image)
         scale = max(abs(v) for v in signal) or 1.0
@@ -146,6 +149,7 @@ def analyze_gradients(runs, options, device) -> List[Dict]:
     axes[0].set(title="weight-gradient norm by layer", xlabel="conv layer", ylabel="norm")
     axes[1].set(title="d logit / d input along a line (init)", xlabel="position along the line", ylabel="gradient (scaled)")
     axes[2].set(title="autocorrelation of that gradient", xlabel="lag", ylabel="correlation")
+    axes[3].set(title="gradient norm of each block's parameters", xlabel="block", ylabel="norm")
     for axis in axes:
         axis.legend(fontsize=7), axis.grid(alpha=0.3)
     return rows, figure

@@ -15,6 +15,8 @@ def conv_layers(model: nn.Module) -> List[tuple]:
 def layer_gradient_norms(model: nn.Module, batches) -> List[Dict[str, float]]:
     """The norm of each conv layer's weight gradient of the training loss, averaged over batches."""
     layers = conv_layers(model)
+    if not layers:  # a fully connected net: its blocks tell the story (block_gradient_norms)
+        return []
     totals = torch.zeros(len(layers))
     count = 0
     was_training = model.training
@@ -51,3 +53,28 @@ def autocorrelation(signal: List[float], max_lag: int = 32) -> List[float]:
     if variance == 0:
         return [1.0] + [0.0] * max_lag
     return [((x[: len(x) - lag] * x[lag:]).sum() / variance).item() for lag in range(max_lag + 1)]
+
+
+def block_gradient_norms(model: nn.Module, batches) -> List[Dict[str, float]]:
+    """The norm of the training loss's gradient over all of each block's parameters, averaged over batches.
+
+    Blocks are model.blocks (every family's sequence of residual, plain or highway blocks); [] without them."""
+    blocks = [block for block in getattr(model, "blocks", []) if any(True for _ in block.parameters())]
+    if not blocks:
+        return []
+    totals = torch.zeros(len(blocks), dtype=torch.float64)
+    was_training = model.training
+    model.train()
+    for images, labels in batches:
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(images), labels).backward()
+        totals += torch.stack([_gradient_norm(block) for block in blocks]).cpu()
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return [{"block": index + 1, "grad_norm": (totals[index] / len(batches)).item()} for index in range(len(blocks))]
+
+
+def _gradient_norm(module: nn.Module) -> torch.Tensor:
+    """The norm of all of a module's parameter gradients taken together."""
+    squares = [p.grad.double().pow(2).sum() for p in module.parameters() if p.grad is not None]
+    return torch.stack(squares).sum().sqrt() if squares else torch.zeros((), dtype=torch.float64)

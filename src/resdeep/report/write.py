@@ -7,6 +7,7 @@ from typing import List
 from resdeep.engine.files import atomic_write_text
 from resdeep.errors import UserError
 from resdeep.report.curves import write_curves_csv
+from resdeep.report.depth_figure import draw_depth_figures
 from resdeep.report.figure import DPI, draw_figures
 from resdeep.report.groups import group_runs
 from resdeep.report.runs import scan_runs
@@ -25,6 +26,7 @@ def write_report(folders: List[Path], out: Path) -> dict:
     csv_path = out / "curves.csv"
     write_curves_csv(groups, csv_path)
     figures, figure_notes = draw_figures(groups, out)
+    depth_figures = draw_depth_figures(groups, out)  # only where a config's runs differ in depth
     findings = degradation_findings(groups)
     experiments = sorted({g.experiment for g in groups})
     text = [
@@ -42,10 +44,13 @@ def write_report(folders: List[Path], out: Path) -> dict:
         *(f"![{path.stem}]({path.name})" for path in figures if path.suffix == ".png"),
         *([] if figures else ["No evaluation recorded yet: no figure."]), "",
         *(f"- {note}" for note in figure_notes),
+        *(["", "## Error against depth", "", "Final training error (solid) and test error (dashed) of each family; "
+           "bands: the range over seeds; hollow diamonds: the published test error.", "",
+           *(f"![{path.stem}]({path.name})" for path in depth_figures if path.suffix == ".png")] if depth_figures else []),
         *(["", "## Not included", "", *(f"- {problem}" for problem in problems)] if problems else []), "",
         f"Curves: `{csv_path.name}` (every logged point of every run). Figures as PNG ({DPI} dpi), PDF and SVG. "
         f"Full curves in TensorBoard: `tensorboard --logdir {folders[0]}`", "",
     ]
     report = out / "report.md"
     atomic_write_text(report, "\n".join(text))
-    return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures, "findings": findings, "problems": problems}
+    return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures, "depth_figures": depth_figures, "findings": findings, "problems": problems}

@@ -1,0 +1,119 @@
+"""Error against depth, the one picture of the subject: final training error solid, test error dashed, one
+line per family, the spread over seeds as a band, the published test error as a hollow diamond."""
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import NullLocator  # noqa: E402
+
+from resdeep.report.figure import DPI, METADATA, STYLE, figure_stem  # noqa: E402
+from resdeep.report.groups import ConfigGroup, Network  # noqa: E402
+from resdeep.report.paper import paper_error  # noqa: E402
+from resdeep.report.schedules import schedule_differences  # noqa: E402
+
+# (depth, mean, lowest, highest) of one family's final errors, one tuple per depth.
+Points = List[Tuple[int, float, float, float]]
+
+
+def final_errors(network: Network, key: str) -> List[float]:
+    """The seeds' last recorded train_error or test_error (diverged runs have none worth plotting)."""
+    values = [run.records[-1].get(key) for run in network.runs if run.records and run.status != "diverged"]
+    return [v for v in values if v is not None and math.isfinite(v)]
+
+
+def family_points(networks: List[Network], key: str) -> Points:
+    """Mean and range over seeds of a family's final error at each depth it has."""
+    points = []
+    for network in sorted(networks, key=lambda n: n.depth):
+        values = final_errors(network, key)
+        if values:
+            points.append((network.depth, statistics.mean(values), min(values), max(values)))
+    return points
+
+
+def depth_groups(groups: List[ConfigGroup]) -> List[ConfigGroup]:
+    """The configs whose runs differ in depth and have a final error: those get a depth figure."""
+    return [g for g in groups if len({n.depth for n in g.networks if final_errors(n, "test_error")}) > 1]
+
+
+def draw_depth_figures(groups: List[ConfigGroup], out: Path) -> List[Path]:
+    """One error-against-depth figure (.png, .pdf, .svg) per config whose runs differ in depth; PNG paths first."""
+    drawable = depth_groups(groups)
+    paths: List[Path] = []
+    for group in drawable:
+        stem = out / figure_stem(group, len(drawable) == 1).replace("figure", "depth", 1)
+        with plt.rc_context(STYLE):
+            figure = _draw(group)
+            for suffix, metadata in METADATA.items():
+                figure.savefig(stem.with_suffix(suffix), dpi=DPI, metadata=metadata)
+                paths.append(stem.with_suffix(suffix))
+            plt.close(figure)
+    return sorted(paths, key=lambda p: p.suffix != ".png")
+
+
+def _draw(group: ConfigGroup):
+    """A new figure: per family, train (solid) and test (dashed) error against depth with bands and paper marks."""
+    figure, axis = plt.subplots(figsize=(6.4, 4.4))
+    compare = not schedule_differences(group.setup)
+    lows: List[float] = []
+    for index, (family, networks) in enumerate(group.families.items()):
+        colour = plt.get_cmap("tab10")(index % 10)
+        for key, style in (("train_error", "-"), ("test_error", "--")):
+            points = family_points(networks, key)
+            if not points:
+                continue
+            depths, means, low, high = zip(*points)
+            axis.plot(depths, means, style, color=colour, marker="o", markersize=4, linewidth=1.8,
+                      label=family if key == "train_error" else None)
+            if any(h > l for l, h in zip(low, high)):
+                axis.fill_between(depths, low, high, color=colour, alpha=0.15, linewidth=0)
+            lows += list(low)
+        published = _published(group, networks) if compare else {}
+        for depth, error in published.items():
+            axis.plot([depth], [error], "D", markerfacecolor="none", markeredgecolor=colour, markersize=7)
+    _scale_axes(axis, group, lows)
+    axis.set_xlabel("depth (layers)")
+    axis.set_ylabel("final error (%)")
+    axis.set_title(f"{group.title}: error against depth", fontsize=10)
+    axis.grid(alpha=0.3, which="both")
+    families = axis.legend(loc="upper left", fontsize=8, title="family", title_fontsize=8)
+    axis.add_artist(families)
+    key = [Line2D([], [], color="grey", linestyle="-", label="training error"),
+           Line2D([], [], color="grey", linestyle="--", label="test error"),
+           Patch(color="grey", alpha=0.15, label="range over seeds"),
+           Line2D([], [], color="grey", marker="D", markerfacecolor="none", linestyle="none", label="published test error")]
+    axis.legend(handles=key, loc="upper right", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def _published(group: ConfigGroup, networks: List[Network]) -> Dict[int, float]:
+    """{depth: the paper's test error} for the family's networks that have one."""
+    found = {n.depth: paper_error(group.data, n.model) for n in networks}
+    return {depth: error for depth, error in found.items() if error is not None}
+
+
+def _scale_axes(axis, group: ConfigGroup, lows: List[float]) -> None:
+    """Log depth when depths span a decade; log error when errors span more than 20x, so 0.5% and 80% both read."""
+    depths = sorted({n.depth for n in group.networks})
+    if depths[-1] >= 8 * depths[0]:
+        axis.set_xscale("log")
+    axis.xaxis.set_minor_locator(NullLocator())  # only the depths that were run are marked
+    axis.set_xticks(depths)
+    axis.set_xticklabels([str(d) for d in depths])
+    top = max(line.get_ydata().max() for line in axis.get_lines()) if axis.get_lines() else 100.0
+    bottom: Optional[float] = min((v for v in lows if v > 0), default=None)
+    if bottom is not None and top / bottom > 20:
+        axis.set_yscale("log")
+        axis.set_ylim(bottom / 1.5, min(100.0, top * 1.5))
+    else:
+        axis.set_ylim(0, min(100.0, top * 1.1 + 1))
