@@ -107,11 +107,11 @@ def write_image_tree(root, corrupt):
 def test_skipped_corrupt_images_are_counted_in_train_log_and_result_json(tmp_path):
     write_image_tree(tmp_path / "tree", corrupt="train/cat/0.png")
     small = ["data.crop_size=32", "data.test_resize=36", "data.scale_min=36", "data.scale_max=40", "data.workers=0"]
-    done = resdeep("train", "data=imagenet", f"data.root={tmp_path / 'tree'}", "model=resnet18", "recipe=smoke",
+    done = resdeep("train", "data=imagenet", f"data.root={tmp_path / 'tree'}", "model=resnet20", "model.depth=8", "recipe=smoke",
                    "recipe.batch_size=4", "recipe.max_iters=6", "trainer.eval_every=6", "trainer.device=cpu",
                    "trainer.progress=off", f"out_dir={tmp_path}", *small)
     assert done.returncode == 0, done.stderr
-    folder = tmp_path / "default" / "imagenet" / "resnet18" / "seed0"
+    folder = tmp_path / "default" / "imagenet" / "resnet8" / "seed0"
     # 12 training images, batches of 4, 6 iterations: two whole passes, so the corrupt image is met twice.
     assert json.loads((folder / "result.json").read_text())["skipped_images"] == 2
     assert "2 unreadable training image(s) were skipped" in (folder / "train.log").read_text()
