@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -161,11 +162,19 @@ class RunLogger:
         if self.enabled:
             self._tensorboard().add_scalar(tag, value, iteration)
 
-    def hparams(self, hparams: Dict, metrics: Dict) -> None:
-        """The run's hyperparameters and final metrics; a metric without a value (no evaluation yet) is left out."""
-        metrics = {tag: value for tag, value in metrics.items() if value is not None}
-        if self.enabled and metrics:
-            self._tensorboard().add_hparams(hparams, metrics, run_name="hparams")
+    def hparams(self, hparams: Dict, metrics: Dict, iteration: int) -> None:
+        """The run's row in TensorBoard's hparams view, in the run's own event file (add_hparams would add a
+        second run, tb/hparams): hparams without a value are left out; a metric without one stays blank."""
+        if not self.enabled:
+            return
+        from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+        writer = self._tensorboard()
+        for summary in hparams_summary({k: v for k, v in hparams.items() if v is not None}, dict.fromkeys(metrics, 0.0)):
+            writer.file_writer.add_summary(summary)  # the experiment (columns), this session's values, its end
+        for tag, value in metrics.items():
+            if value is not None and math.isfinite(value):
+                writer.add_scalar(tag, value, iteration)
 
     def close(self) -> None:
         if self.bar is not None:

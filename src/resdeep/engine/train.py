@@ -245,9 +245,12 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
         }
         if result["skipped_images"]:
             logger.message(f"{result['skipped_images']} unreadable training image(s) were skipped (named in the warnings)")
-        if not diverged:
-            hparams = {"model": result["model"], "data": result["data"], "seed": cfg.seed, "batch_size": recipe.batch_size, "lr": recipe.lr}
-            logger.hparams(hparams, {"hparam/final_test_error": result["final_test_error"], "hparam/best_test_error": best_test_error})
+        # Every run, diverged ones too, is a row of TensorBoard's hparams view (plain vs residual by depth).
+        hparams = {"model": result["model"], "family": getattr(cfg.model, "family", None), "depth": getattr(cfg.model, "depth", None),
+                   "shortcut": getattr(cfg.model, "shortcut", None), "data": result["data"], "seed": cfg.seed,
+                   "batch_size": recipe.batch_size, "lr": recipe.lr, "status": result["status"]}
+        logger.hparams(hparams, {"hparam/final_train_error": result["final_train_error"], "hparam/final_test_error": result["final_test_error"],
+                                 "hparam/best_test_error": best_test_error}, iteration)
         return result
     finally:
         logger.close()
