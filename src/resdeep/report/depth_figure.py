@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import NullLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
 
 from resdeep.report.figure import DPI, METADATA, STYLE, figure_stem  # noqa: E402
 from resdeep.report.groups import ConfigGroup, Network  # noqa: E402
@@ -62,7 +62,7 @@ def draw_depth_figures(groups: List[ConfigGroup], out: Path) -> List[Path]:
 
 def _draw(group: ConfigGroup):
     """A new figure: per family, train (solid) and test (dashed) error against depth with bands and paper marks."""
-    figure, axis = plt.subplots(figsize=(6.4, 4.4))
+    figure, axis = plt.subplots(figsize=(7.6, 4.4), layout="constrained")  # room for the legends on the right
     compare = not schedule_differences(group.setup)
     lows: List[float] = []
     for index, (family, networks) in enumerate(group.families.items()):
@@ -77,6 +77,9 @@ def _draw(group: ConfigGroup):
             if any(h > l for l, h in zip(low, high)):
                 axis.fill_between(depths, low, high, color=colour, alpha=0.15, linewidth=0)
             lows += list(low)
+        for network in networks:
+            if network.runs and all(run.status == "diverged" for run in network.runs):
+                axis.plot([network.depth], [100.0], "x", color=colour, markersize=9, markeredgewidth=2, clip_on=False)
         published = _published(group, networks) if compare else {}
         for depth, error in published.items():
             axis.plot([depth], [error], "D", markerfacecolor="none", markeredgecolor=colour, markersize=7)
@@ -85,14 +88,14 @@ def _draw(group: ConfigGroup):
     axis.set_ylabel("final error (%)")
     axis.set_title(f"{group.title}: error against depth", fontsize=10)
     axis.grid(alpha=0.3, which="both")
-    families = axis.legend(loc="upper left", fontsize=8, title="family", title_fontsize=8)
+    families = axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, title="family", title_fontsize=8)
     axis.add_artist(families)
     key = [Line2D([], [], color="grey", linestyle="-", label="training error"),
            Line2D([], [], color="grey", linestyle="--", label="test error"),
            Patch(color="grey", alpha=0.15, label="range over seeds"),
-           Line2D([], [], color="grey", marker="D", markerfacecolor="none", linestyle="none", label="published test error")]
-    axis.legend(handles=key, loc="upper right", fontsize=8)
-    figure.tight_layout()
+           Line2D([], [], color="grey", marker="D", markerfacecolor="none", linestyle="none", label="published test error"),
+           Line2D([], [], color="grey", marker="x", markeredgewidth=2, linestyle="none", label="diverged (every seed)")]
+    axis.legend(handles=key, loc="lower left", bbox_to_anchor=(1.02, 0.0), fontsize=8)
     return figure
 
 
@@ -103,17 +106,20 @@ def _published(group: ConfigGroup, networks: List[Network]) -> Dict[int, float]:
 
 
 def _scale_axes(axis, group: ConfigGroup, lows: List[float]) -> None:
-    """Log depth when depths span a decade; log error when errors span more than 20x, so 0.5% and 80% both read."""
+    """Log depth when depths span a decade; log error above 1% when errors span more than 20x."""
     depths = sorted({n.depth for n in group.networks})
     if depths[-1] >= 8 * depths[0]:
         axis.set_xscale("log")
     axis.xaxis.set_minor_locator(NullLocator())  # only the depths that were run are marked
     axis.set_xticks(depths)
     axis.set_xticklabels([str(d) for d in depths])
-    top = max(line.get_ydata().max() for line in axis.get_lines()) if axis.get_lines() else 100.0
+    top = max(max(line.get_ydata()) for line in axis.get_lines()) if axis.get_lines() else 100.0
     bottom: Optional[float] = min((v for v in lows if v > 0), default=None)
     if bottom is not None and top / bottom > 20:
-        axis.set_yscale("log")
-        axis.set_ylim(bottom / 1.5, min(100.0, top * 1.5))
+        # Linear below 1%, logarithmic above: 0.1% and 80% both read, and a zero error stays on the axis.
+        axis.set_yscale("symlog", linthresh=1.0, linscale=0.6)
+        axis.set_ylim(0, 100.0 if top > 40 else top * 1.5)
+        axis.yaxis.set_minor_locator(NullLocator())
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0, 1, 10, 100 rather than 10^k
     else:
         axis.set_ylim(0, min(100.0, top * 1.1 + 1))
