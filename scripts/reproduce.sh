@@ -13,7 +13,7 @@ set -uo pipefail
 out=${1:-outputs}
 shift $(( $# > 0 ? 1 : 0 ))
 resdeep=${RESDEEP:-resdeep}
-models=resnet20,resnet32,resnet44,resnet56,resnet110
+models=resnet110,resnet56,resnet44,resnet32,resnet20  # longest first: the last runs to start are the short ones
 seeds=0,1,2,3,4
 size=()
 if [ -n "${RESDEEP_SMOKE:-}" ]; then

@@ -14,7 +14,7 @@ def reproduce(out_dir, **env):
 def test_at_full_size_it_sweeps_the_five_depths_and_five_seeds_on_every_gpu(tmp_path):
     commands = reproduce(tmp_path, RESDEEP="echo resdeep").stdout.splitlines()  # what it would run, without running it
     train, report = commands
-    assert train.startswith("resdeep train -m +experiment=table6 model=resnet20,resnet32,resnet44,resnet56,resnet110 seed=0,1,2,3,4")
+    assert train.startswith("resdeep train -m +experiment=table6 model=resnet110,resnet56,resnet44,resnet32,resnet20 seed=0,1,2,3,4")
     assert "hydra/launcher=parallel" in train and f"out_dir={tmp_path}" in train and "restart" not in train
     assert report == f"resdeep report {tmp_path}/table6"
 
