@@ -148,7 +148,14 @@ def test_checkpoints_load_with_weights_only(trained):
     assert state["iteration"] == 20 and "conv1.weight" in "".join(state["model"])
 
 
-def test_eval_gives_the_test_error_the_run_recorded_and_writes_json(trained, tmp_path):
+def cli_exit_code(argv) -> int:
+    """Run the command line in this process (no interpreter start-up); its exit code."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    return exit_info.value.code
+
+
+def test_eval_gives_the_test_error_the_run_recorded_and_writes_json(trained, tmp_path, capsys):
     folder = trained["folder"]
     recorded = {r["iteration"]: r for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())}
     done = resdeep("eval", folder)
@@ -157,11 +164,11 @@ def test_eval_gives_the_test_error_the_run_recorded_and_writes_json(trained, tmp
     assert written["iteration"] == 20 and written["test_images"] == 64
     assert written["test_error"] == pytest.approx(recorded[20]["test_error"]) and f"{recorded[20]['test_error']:.2f}%" in done.stdout
     best = min(recorded, key=lambda i: recorded[i]["val_error"])  # chosen on validation, never on test
-    done = resdeep("eval", folder, "--checkpoint", "best", "data.test_size=32", "--out", tmp_path / "best.json")
+    assert cli_exit_code(["eval", str(folder), "--checkpoint", "best", "data.test_size=32", "--out", str(tmp_path / "best.json")]) == 0
     written = json.loads((tmp_path / "best.json").read_text())
-    assert done.returncode == 0 and written["iteration"] == best and written["test_images"] == 32
-    done = resdeep("eval", folder, "--checkpoint", "15")
-    assert done.returncode == 2 and done.stderr == f"resdeep: error: {folder} has no checkpoint at iteration 15; kept: 20, 10\n"
+    assert written["iteration"] == best and written["test_images"] == 32
+    assert cli_exit_code(["eval", str(folder), "--checkpoint", "15"]) == 2
+    assert capsys.readouterr().err == f"resdeep: error: {folder} has no checkpoint at iteration 15; kept: 20, 10\n"
 
 
 def test_export_writes_weights_that_load_with_weights_only_and_through_load_run(trained, tmp_path):
@@ -169,8 +176,7 @@ def test_export_writes_weights_that_load_with_weights_only_and_through_load_run(
 
     from resdeep import load_run  # the documented API (resdeep.load_run)
 
-    done = resdeep("export", trained["folder"], "--out", tmp_path / "resnet8.pt")
-    assert done.returncode == 0, done.stderr
+    assert cli_exit_code(["export", str(trained["folder"]), "--out", str(tmp_path / "resnet8.pt")]) == 0
     exported = torch.load(tmp_path / "resnet8.pt", weights_only=True)
     assert exported["model_id"] == "resnet8" and exported["iteration"] == 20
     from_file, from_folder = load_run(tmp_path / "resnet8.pt"), load_run(trained["folder"])
