@@ -1,7 +1,9 @@
 """`resdeep train [overrides]`: checks every job's config, then hands the arguments to Hydra unchanged."""
 from __future__ import annotations
 
+import os
 import sys
+import time
 from typing import List
 
 import hydra
@@ -48,6 +50,26 @@ def train_job(cfg: DictConfig) -> dict | None:
     return result
 
 
+def refuse_sweep_in_several_processes() -> None:
+    """`torchrun ... resdeep train -m` (or srun with several tasks) would run the whole sweep in every process, and
+    the processes of one job cannot meet again for the next: refuse before anything runs, in one line from rank 0."""
+    several, rank = int(os.environ.get("WORLD_SIZE", "1")) > 1, os.environ.get("RANK", "0")
+    if not several and ("SLURM_PROCID" in os.environ or "SUBMITIT_LOCAL_GLOBALID" in os.environ):
+        from resdeep.engine.distributed import scheduler_environment  # imports torch: only under a scheduler
+
+        found = scheduler_environment()
+        several, rank = found is not None, (found or {}).get("RANK", rank)
+    if not several:
+        return
+    if rank != "0":
+        # Rank 0 says why, once. torchrun stops the others as soon as one exits: waiting lets rank 0's line out first.
+        time.sleep(30)
+        sys.exit(USAGE_EXIT_CODE)
+    raise UserError("a sweep (-m) cannot run inside torchrun or a SLURM step with several tasks: each process would run "
+                    "every job; start the sweep once, and give each job several GPUs with hydra/launcher=parallel "
+                    "hydra.launcher.gpus_per_job=N (or hydra/launcher=slurm hydra.launcher.tasks_per_node=N)")
+
+
 def hydra_files(cfg: DictConfig) -> dict:
     """What Hydra would have written to .hydra/ (conf/config.yaml turns that off): the job writes it once it trains."""
     hydra_cfg = HydraConfig.instance().cfg
@@ -70,6 +92,8 @@ def run_train_command(args: List[str]) -> int:
     register_launchers()
     folder_overrides: List[str] = []
     if not informational:
+        if parsed.multirun:
+            refuse_sweep_in_several_processes()
         check_launcher(parsed.overrides, None)  # a missing extra, before composing a config that names it
         folder_overrides = check_train_arguments(parsed.overrides, parsed.config_dir, parsed.multirun)
         if parsed.multirun:
