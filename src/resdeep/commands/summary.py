@@ -20,8 +20,13 @@ def check_fits_in_memory(model_cfg, shape) -> None:
     from resdeep.config import model_id
     from resdeep.models import build_model
 
-    with torch.device("meta"):
-        params = sum(p.numel() for p in build_model(model_cfg, shape.channels, shape.num_classes).parameters())
+    try:
+        with torch.device("meta"):
+            params = sum(p.numel() for p in build_model(model_cfg, shape.channels, shape.num_classes).parameters())
+    except UserError:
+        raise
+    except Exception:  # noqa: BLE001 - a user's own network that cannot be built on meta: the real build decides
+        return
     needed, memory = 4 * params, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     if needed > memory:
         raise UserError(
