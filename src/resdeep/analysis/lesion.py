@@ -35,8 +35,8 @@ class DeletedBlock(nn.Module):
 @torch.no_grad()
 def lesion_errors(model: nn.Module, eval_set) -> List[Dict[str, float]]:
     """Test error with no block deleted (block -1), then with each block deleted in turn."""
-    if not isinstance(getattr(model, "blocks", None), nn.ModuleList):  # e.g. your own network (model._target_)
-        raise UserError(f"analyze lesion: {type(model).__name__} has no `blocks` (an nn.ModuleList of blocks to delete one at a time)")
+    if not isinstance(getattr(model, "blocks", None), (nn.Sequential, nn.ModuleList)):  # e.g. your own network (model._target_)
+        raise UserError(f"analyze lesion: {type(model).__name__} has no `blocks` (an nn.Sequential of blocks to delete one at a time)")
     rows = [{"deleted_block": -1, "test_error": evaluate(model, eval_set)[0]}]
     for index in range(len(model.blocks)):
         original = model.blocks[index]
