@@ -65,6 +65,7 @@ def _draw(group: ConfigGroup):
     figure, axis = plt.subplots(figsize=(7.6, 4.4), layout="constrained")  # room for the legends on the right
     compare = not schedule_differences(group.setup)
     lows: List[float] = []
+    shown = {"band": False, "published": False, "diverged": False}  # the key lists only what the figure has
     for index, (family, networks) in enumerate(group.families.items()):
         colour = plt.get_cmap("tab10")(index % 10)
         for key, style in (("train_error", "-"), ("test_error", "--")):
@@ -76,13 +77,16 @@ def _draw(group: ConfigGroup):
                       label=family if key == "train_error" else None)
             if any(h > l for l, h in zip(low, high)):
                 axis.fill_between(depths, low, high, color=colour, alpha=0.15, linewidth=0)
+                shown["band"] = True
             lows += list(low)
         for network in networks:
             if network.runs and all(run.status == "diverged" for run in network.runs):
                 axis.plot([network.depth], [100.0], "x", color=colour, markersize=9, markeredgewidth=2, clip_on=False)
+                shown["diverged"] = True
         published = _published(group, networks) if compare else {}
         for depth, error in published.items():
             axis.plot([depth], [error], "D", markerfacecolor="none", markeredgecolor=colour, markersize=7)
+            shown["published"] = True
     _scale_axes(axis, group, lows)
     axis.set_xlabel("depth (layers)")
     axis.set_ylabel("final error (%)")
@@ -91,10 +95,10 @@ def _draw(group: ConfigGroup):
     families = axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, title="family", title_fontsize=8)
     axis.add_artist(families)
     key = [Line2D([], [], color="grey", linestyle="-", label="training error"),
-           Line2D([], [], color="grey", linestyle="--", label="test error"),
-           Patch(color="grey", alpha=0.15, label="range over seeds"),
-           Line2D([], [], color="grey", marker="D", markerfacecolor="none", linestyle="none", label="published test error"),
-           Line2D([], [], color="grey", marker="x", markeredgewidth=2, linestyle="none", label="diverged (every seed)")]
+           Line2D([], [], color="grey", linestyle="--", label="test error")]
+    key += [Patch(color="grey", alpha=0.15, label="range over seeds")] if shown["band"] else []
+    key += [Line2D([], [], color="grey", marker="D", markerfacecolor="none", linestyle="none", label="published test error")] if shown["published"] else []
+    key += [Line2D([], [], color="grey", marker="x", markeredgewidth=2, linestyle="none", label="diverged (every seed)")] if shown["diverged"] else []
     axis.legend(handles=key, loc="lower left", bbox_to_anchor=(1.02, 0.0), fontsize=8)
     return figure
 
