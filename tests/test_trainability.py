@@ -241,3 +241,35 @@ def test_a_resumed_run_is_bitwise_identical_to_an_uninterrupted_one(tmp_path):
         result = json.loads((runs["cut"] / "result.json").read_text())
         records = [json.loads(line) for line in (runs["cut"] / "metrics.jsonl").read_text().splitlines()]
         assert len(records) == 3 and result["test_error_at_best_val"] == min(records, key=lambda r: r["val_error"])["test_error"]
+
+
+def test_each_remedy_names_its_run_folder():
+    from resdeep.config import model_id
+
+    names = {
+        "highway56": model_config("cifar", depth=56, shortcut="highway", gate_bias=-2.0),
+        "highway56-g-1": model_config("cifar", depth=56, shortcut="highway", gate_bias=-1.0),
+        "resnet110-sd0.5": model_config("cifar", depth=110, stochastic_depth=0.5),
+        "plain20-crelu-ll": model_config("cifar", depth=20, shortcut="none", activation="crelu", init="looks_linear"),
+        "plain20-crelu-ll-nonorm": model_config("cifar", depth=20, shortcut="none", activation="crelu", init="looks_linear", norm="none"),
+        "resnet110-fixup": model_config("cifar", depth=110, init="fixup", norm="none"),
+    }
+    assert {name: model_id(cfg) for name, cfg in names.items()} == {name: name for name in names}
+
+
+def test_a_110_layer_fixup_net_with_no_normalisation_learns_a_batch():
+    torch.manual_seed(0)
+    model = build_model(load_config(["model=fixup110"]).model)
+    recipe = load_config(["recipe=fixup"]).recipe
+    optimizer = make_optimizer(model, recipe, FastPath(False, False, False, False, False))
+    images, labels = torch.randn(8, 3, 16, 16), torch.arange(8) % 10
+    losses = []
+    for _ in range(10):
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[0] == pytest.approx(torch.log(torch.tensor(10.0)).item(), abs=1e-6)  # zero classifier: uniform
+    assert all(later < earlier for earlier, later in zip(losses, losses[1:])), losses  # no BN, and no blow-up
+    assert losses[-1] < losses[0] - 0.15
