@@ -18,6 +18,16 @@ def resdeep(*args, cwd=None, timeout=600, env=None):
     )
 
 
+def tiny(out_dir, *extra, iters=40):
+    """Overrides for a seconds-long CPU run of ResNet-8 on a small slice of the built-in data set."""
+    return [
+        "data=synthetic", "data.train_size=512", "data.test_size=128", "model=resnet20", "model.depth=8",
+        "recipe=smoke", "recipe.batch_size=32", f"recipe.max_iters={iters}", "trainer.log_every=5",
+        "trainer.eval_every=10", "trainer.checkpoint_every=10", "trainer.device=cpu", "trainer.progress=lines",
+        f"out_dir={out_dir}", *extra,
+    ]
+
+
 def copy_shared(tmp_path, name):
     """A private copy of ../shared/data/<name>, so tests never write into shared data."""
     source = SHARED_DATA / name

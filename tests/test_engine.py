@@ -11,22 +11,12 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import resdeep
+from conftest import resdeep, tiny
 from resdeep.compose import compose_config
 from resdeep.config import validate
 from resdeep.errors import UserError
 
 TRAIN_TAGS = {"error/train", "loss/train", "lr", "perf/images_per_s", "error/test", "loss/test"}
-
-
-def tiny(out_dir, *extra, iters=40):
-    """A seconds-long run on a small slice of the built-in data set."""
-    return [
-        "data=synthetic", "data.train_size=512", "data.test_size=128", "model=resnet20", "model.depth=8",
-        "recipe=smoke", "recipe.batch_size=32", f"recipe.max_iters={iters}", "trainer.log_every=5",
-        "trainer.eval_every=10", "trainer.checkpoint_every=10", "trainer.device=cpu", "trainer.progress=lines",
-        f"out_dir={out_dir}", *extra,
-    ]
 
 
 def run_dir(out_dir, name="default", model="resnet8", seed=0):

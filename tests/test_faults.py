@@ -16,7 +16,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import resdeep
+from conftest import resdeep, tiny
 from resdeep.data.cifar10 import read_batch
 from resdeep.data.imagefolder import FolderLoader, train_transform
 from resdeep.data.mnist import read_split
@@ -26,16 +26,6 @@ from resdeep.engine.train import has_diverged
 from resdeep.errors import UserError
 
 CPU = torch.device("cpu")
-
-
-def tiny(out_dir, *extra, iters=40):
-    """A seconds-long run on a small slice of the built-in data set (as in test_engine.py)."""
-    return [
-        "data=synthetic", "data.train_size=512", "data.test_size=128", "model=resnet20", "model.depth=8",
-        "recipe=smoke", "recipe.batch_size=32", f"recipe.max_iters={iters}", "trainer.log_every=5",
-        "trainer.eval_every=10", "trainer.checkpoint_every=10", "trainer.device=cpu", "trainer.progress=lines",
-        f"out_dir={out_dir}", *extra,
-    ]
 
 
 def run_dir(out_dir, name="default"):
