@@ -129,32 +129,30 @@ def tiny_mnist(root, out, *extra, iters=20):
             "trainer.progress=off", f"out_dir={out}", *extra]
 
 
-def test_a_tiny_highway_net_trains_on_mnist_and_resumes_bitwise(tmp_path):
+def test_both_mnist_families_train_resume_bitwise_and_show_each_blocks_gradient(tmp_path):
     root = copy_shared(tmp_path, "mnist")
-    net = ["model=fc_highway", "model.depth=3", "model.width=8"]
-    for out, iters in ((tmp_path / "straight", 20), (tmp_path / "resumed", 10), (tmp_path / "resumed", 20)):
-        done = resdeep(*tiny_mnist(root, out, *net, iters=iters))
+    nets = ["model=fc_highway,mnist_resnet", "model.depth=4", "model.width=4"]
+    for out, iters in (("straight", 20), ("resumed", 10), ("resumed", 20)):
+        done = resdeep("train", "-m", *tiny_mnist(root, tmp_path / out, *nets, iters=iters)[1:])
         assert done.returncode == 0, done.stderr
-    folders = [out / "default" / "mnist" / "highway-fc3-w8" / "seed0" for out in (tmp_path / "straight", tmp_path / "resumed")]
-    weights = [torch.load(f / "checkpoints" / "iter_00000020.pt", weights_only=False)["model"] for f in folders]
-    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0]), "resumed weights must be bitwise equal"
-    result = json.loads((folders[0] / "result.json").read_text())
-    assert result["status"] == "finished" and result["final_test_error"] < 90  # better than chance after 20 steps
+    for name in ("highway-fc4-w4", "mnist-resnet4-w4"):
+        folders = [tmp_path / out / "default" / "mnist" / name / "seed0" for out in ("straight", "resumed")]
+        weights = [torch.load(f / "checkpoints" / "iter_00000020.pt", weights_only=False)["model"] for f in folders]
+        assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0]), f"{name}: resumed weights must be bitwise equal"
+        assert json.loads((folders[0] / "result.json").read_text())["status"] == "finished"
+    assert json.loads((folders[0].parent.parent / "highway-fc4-w4" / "seed0" / "result.json").read_text())["final_test_error"] < 90
+    from resdeep.commands.analyze import run_analyze_command  # in-process: the same command, without a second start-up
 
-
-def test_analyze_gradients_shows_each_block_with_and_without_skips(tmp_path):
-    root = copy_shared(tmp_path, "mnist")
-    out = tmp_path / "out"
-    done = resdeep("train", "-m", *tiny_mnist(root, out, "model=mnist_resnet", "model.depth=8", "model.width=4",
-                                              "model.shortcut=identity,none", "model.norm=none", iters=10)[1:])
-    assert done.returncode == 0, done.stderr
-    done = resdeep("analyze", "gradients", out / "default", "--batches", "1")
-    assert done.returncode == 0, done.stderr
-    with open(out / "default" / "mnist" / "analysis" / "gradients.csv") as handle:
+    assert run_analyze_command(["gradients", str(tmp_path / "straight" / "default"), "--batches", "1"]) == 0
+    with open(tmp_path / "straight" / "default" / "mnist" / "analysis" / "gradients.csv") as handle:
         rows = [r for r in csv.DictReader(handle) if r["measure"].startswith("block_grad_norm")]
-    runs = {(r["run"], r["measure"]) for r in rows}
-    assert runs == {(f"mnist-{kind}8-nobn-w4", f"block_grad_norm_{when}") for kind in ("resnet", "plain") for when in ("init", "trained")}
-    assert sorted({int(r["x"]) for r in rows}) == [1, 2, 3] and all(float(r["value"]) > 0 for r in rows)
+    blocks = {(r["run"], r["measure"]): [] for r in rows}
+    for r in rows:
+        blocks[(r["run"], r["measure"])].append(int(r["x"]))
+    # One row per block: 3 highway layers after the first plain one; 1 residual block in a 4-layer teaching ResNet.
+    expected = {("highway-fc4-w4", 3), ("mnist-resnet4-w4", 1)}
+    assert blocks == {(run, f"block_grad_norm_{when}"): list(range(1, count + 1)) for run, count in expected for when in ("init", "trained")}
+    assert all(float(r["value"]) > 0 for r in rows)
 
 
 def fake_fc_run(root, shortcut, depth, seed, train, test):

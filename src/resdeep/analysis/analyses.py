@@ -133,8 +133,11 @@ def analyze_gradients(runs, options, device) -> List[Dict]:
             norms = layer_gradient_norms(model, batches)
             axes[0].semilogy([r["layer"] for r in norms], [r["grad_norm"] for r in norms], style, alpha=1.0 if when == "init" else 0.5, label=f"{run.label} ({when})")
             rows += [{"run": run.label, "measure": f"grad_norm_{when}", "x": r["layer"], "value": r["grad_norm"]} for r in norms]
-            tensorboard_scalars(folder, f"analysis/grad_norm_{when}", [r["grad_norm"] for r in norms])
+            if norms:  # a fully connected net has no conv layer
+                tensorboard_scalars(folder, f"analysis/grad_norm_{when}", [r["grad_norm"] for r in norms])
             blocks = block_gradient_norms(model, batches)
+            if blocks:
+                tensorboard_scalars(folder, f"analysis/block_grad_norm_{when}", [r["grad_norm"] for r in blocks])
             axes[3].semilogy([r["block"] for r in blocks], [r["grad_norm"] for r in blocks], style, marker=".", alpha=1.0 if when == "init" else 0.5, label=f"{run.label} ({when})")
             rows += [{"run": run.label, "measure": f"block_grad_norm_{when}", "x": r["block"], "value": r["grad_norm"]} for r in blocks]
         image = next(iter(run.data.eval_sets["test"]))[0][0]
