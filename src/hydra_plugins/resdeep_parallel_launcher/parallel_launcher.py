@@ -1,6 +1,4 @@
 """A Hydra launcher that runs several jobs at once, each in its own process with its own GPU or share of cores."""
-from __future__ import annotations
-
 import logging
 import os
 import pickle

@@ -1,5 +1,4 @@
 """Which devices and how many CPU threads each job slot gets: pure functions of what the machine has."""
-from __future__ import annotations
 
 import os
 from typing import List, Optional

@@ -1,5 +1,4 @@
 """One job of the parallel launcher, in its own process: `python -m ...worker JOB_FILE RETURN_FILE`."""
-from __future__ import annotations
 
 import os
 import pickle
