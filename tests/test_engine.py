@@ -262,13 +262,15 @@ def test_a_sweep_under_torchrun_is_refused_in_one_line_before_anything_runs(tmp_
 
 
 def test_bf16_autocast_and_channels_last_train_like_fp32_on_the_cpu(tmp_path):
-    common = ["data.train_size=2048", "data.test_size=256", "recipe.max_iters=300", "recipe.milestones=[]",
-              "trainer.log_every=100", "trainer.eval_every=300"]
-    fp32 = resdeep("train", *tiny(tmp_path, *common, "name=fp32", "trainer.precision=fp32", "trainer.channels_last=false", iters=300))
-    fast = resdeep("train", *tiny(tmp_path, *common, "name=fast", "trainer.precision=bf16", iters=300))
+    # Same seed, same batches: bf16 autocast must follow fp32's training-loss curve step for step (bf16 on a CPU
+    # without AMX is slow, so the curve is short; that dtypes really are bfloat16 is asserted in test_bugs_caught).
+    common = ["recipe.milestones=[]", "trainer.log_every=10", "trainer.eval_every=30"]
+    fp32 = resdeep("train", *tiny(tmp_path, *common, "name=fp32", "trainer.precision=fp32", "trainer.channels_last=false", iters=30))
+    fast = resdeep("train", *tiny(tmp_path, *common, "name=fast", "trainer.precision=bf16", iters=30))
     assert fp32.returncode == 0 and fast.returncode == 0, fp32.stderr + fast.stderr
     assert "fast path: off" in fp32.stdout
     assert "bf16" in fast.stdout and "channels_last" in fast.stdout  # channels_last is the CPU default
-    errors = [json.loads((run_dir(tmp_path, name) / "result.json").read_text())["final_train_error"] for name in ("fp32", "fast")]
-    assert errors[0] < 20, "the run must have learned for the comparison to mean anything"
-    assert abs(errors[0] - errors[1]) < 1.5, errors
+    curves = [[loss for _, loss in scalars(run_dir(tmp_path, name), "loss/train")] for name in ("fp32", "fast")]
+    assert len(curves[0]) == len(curves[1]) == 3
+    assert curves[0][-1] < 0.8 * curves[0][0], "the run must have learned for the comparison to mean anything"
+    assert all(abs(a - b) < 0.05 for a, b in zip(*curves)), curves
