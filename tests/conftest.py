@@ -18,6 +18,25 @@ def resdeep(*args, cwd=None, timeout=600, env=None):
     )
 
 
+def in_process(*args):
+    """Run a resdeep command in this process (no interpreter start-up): (exit code, stdout, stderr).
+
+    For commands that neither train nor install signal handlers (analyze, report, summary, eval, status)."""
+    import contextlib
+    import io
+
+    from resdeep.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as stop:
+            code = stop.code or 0
+    return code, out.getvalue(), err.getvalue()
+
+
 def tiny(out_dir, *extra, iters=40):
     """Overrides for a seconds-long CPU run of ResNet-8 on a small slice of the built-in data set."""
     return [
