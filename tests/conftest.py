@@ -19,7 +19,7 @@ def resdeep(*args, cwd=None, timeout=600, env=None):
 
 
 def in_process(*args):
-    """Run a resdeep command in this process (no interpreter start-up): (exit code, stdout, stderr).
+    """Run a resdeep command in this process (no interpreter start-up), answered as `resdeep()` answers.
 
     For commands that neither train nor install signal handlers (analyze, report, summary, eval, status)."""
     import contextlib
@@ -34,7 +34,7 @@ def in_process(*args):
             code = 0
         except SystemExit as stop:
             code = stop.code or 0
-    return code, out.getvalue(), err.getvalue()
+    return subprocess.CompletedProcess(["resdeep", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
 def tiny(out_dir, *extra, iters=40):

@@ -102,22 +102,22 @@ def test_every_analysis_runs_from_the_command_line_on_a_trained_run(tmp_path):
     run = tmp_path / "default" / "synthetic" / "resnet8" / "seed0"
     for what, extra in (("responses", []), ("lesion", ["--images", "32"]), ("gradients", ["--batches", "1"]),
                         ("landscape", ["--resolution", "3", "--batches", "1"])):
-        code, _, err = in_process("analyze", what, run, *extra)
-        assert code == 0, err
+        done = in_process("analyze", what, run, *extra)
+        assert done.returncode == 0, done.stderr
         assert (run / "analysis" / f"{what}.png").is_file()
         with open(run / "analysis" / f"{what}.csv") as stream:
             assert len(list(csv.DictReader(stream))) > 0
-    code, _, err = in_process("analyze", "responses", "model=resnet20", "model.depth=8", "data=synthetic", f"out_dir={tmp_path}", "--out", tmp_path / "o")
-    assert code == 0 and (tmp_path / "o" / "responses.png").is_file(), err
+    by_overrides = in_process("analyze", "responses", "model=resnet20", "model.depth=8", "data=synthetic", f"out_dir={tmp_path}", "--out", tmp_path / "o")
+    assert by_overrides.returncode == 0 and (tmp_path / "o" / "responses.png").is_file(), by_overrides.stderr
     events = EventAccumulator(str(run / "tb"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
     assert {"analysis/response_std", "analysis/lesion_test_error", "analysis/landscape_loss"} <= tags
     assert "grad_norm/blocks.0.conv1.weight" in tags  # logged during training with trainer.log_grad_norms=true
-    code, _, _ = in_process("analyze", "init", "--depth", "8", "--width", "8", "--out", tmp_path / "init")
-    assert code == 0 and (tmp_path / "init" / "init.csv").is_file()
-    code, _, err = in_process("analyze", "nonsense")
-    assert code == 2 and "choose one of: responses" in err
+    init = in_process("analyze", "init", "--depth", "8", "--width", "8", "--out", tmp_path / "init")
+    assert init.returncode == 0 and (tmp_path / "init" / "init.csv").is_file()
+    unknown = in_process("analyze", "nonsense")
+    assert unknown.returncode == 2 and "choose one of: responses" in unknown.stderr
     # One real process for the one-line error: no traceback may reach the terminal.
     missing = resdeep("analyze", "lesion", tmp_path / "nowhere")
     assert missing.returncode == 2 and "no such folder" in missing.stderr and "Traceback" not in missing.stderr

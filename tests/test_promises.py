@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from conftest import resdeep
+from conftest import in_process, resdeep
 from resdeep.compose import config_dir, load_config
 from resdeep.engine.job import run_identity
 from resdeep.models import build_model
@@ -57,7 +57,7 @@ def test_the_report_puts_every_cell_of_table_6_and_table_2_beside_ours(tmp_path)
         finished_run(tmp_path, model, "cifar10", paper + 1.0)
     for model, paper in TABLE2.items():
         finished_run(tmp_path, model, "imagenet", paper - 0.5)
-    done = resdeep("report", tmp_path, "--out", tmp_path / "out")
+    done = in_process("report", tmp_path, "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     sections = (tmp_path / "out" / "report.md").read_text().split("\n### ")[1:]
     for data, table, difference in (("cifar10", TABLE6, "+1.00"), ("imagenet", TABLE2, "-0.50")):
@@ -79,7 +79,7 @@ def test_summary_prints_exact_params_and_macs_for_resnet_20():
     # conv1 32*32*16*27 + stage 1 6*(32*32*16*144) + stage 2 (16*16*32*144 + 5*16*16*32*288)
     # + stage 3 (8*8*64*288 + 5*8*8*64*576) + fc 64*10 multiply-adds.
     macs = 32 * 32 * 16 * 27 + 6 * 32 * 32 * 16 * 144 + 16 * 16 * 32 * (144 + 5 * 288) + 8 * 8 * 64 * (288 + 5 * 576) + 640
-    done = resdeep("summary", "model=resnet20", "data=cifar10")
+    done = in_process("summary", "model=resnet20", "data=cifar10")
     assert done.returncode == 0, done.stderr
     assert f"params: {269_722}" in done.stdout.splitlines() and f"macs: {macs}" in done.stdout.splitlines()
 
@@ -97,7 +97,7 @@ def my_conf(tmp_path) -> Path:
 def test_a_users_config_folder_works_through_config_dir_and_hydra_searchpath(tmp_path):
     # ResNet-8 by hand: conv1 432+32, one block per stage: 4,672; 13,952; 55,552; fc 650 -> 75,290.
     folder = my_conf(tmp_path)
-    summary = resdeep("summary", "--config-dir", folder, "model=mynet", "data=cifar10")
+    summary = in_process("summary", "--config-dir", folder, "model=mynet", "data=cifar10")
     assert summary.returncode == 0, summary.stderr
     assert "params: 75290" in summary.stdout.splitlines()
     shown = resdeep("train", "--cfg", "job", f"hydra.searchpath=[file://{folder}]", "model=mynet", "data=cifar10", cwd=tmp_path)

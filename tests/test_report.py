@@ -3,7 +3,7 @@ import csv
 import json
 from pathlib import Path
 
-from conftest import resdeep
+from conftest import in_process, resdeep
 from resdeep.config import Config, DataConfig
 from resdeep.models import model_config
 from resdeep.engine.job import run_identity
@@ -39,7 +39,7 @@ def table_rows(report: str, heading: str) -> dict:
 
 
 def test_report_on_a_folder_without_runs_says_so_and_fails(tmp_path):
-    done = resdeep("report", tmp_path)
+    done = in_process("report", tmp_path)
     assert done.returncode == 2 and "no runs found" in done.stderr and done.stderr.count("\n") == 1
     assert not (tmp_path / "report.md").exists()
 
@@ -56,7 +56,7 @@ def test_report_groups_by_experiment_and_config_and_averages_only_seeds(tmp_path
     fake_run(tmp_path, "cifar10", 20, "A", 0, [(20, 22), (9, 9.5)], max_iters=64000, experiment="long")  # another experiment
     (tmp_path / "default" / "cifar10" / "resnet44" / "seed0").mkdir(parents=True)
     (tmp_path / "default" / "cifar10" / "resnet44" / "seed0" / "error.log").write_text("UserError: data.root missing\n")
-    done = resdeep("report", tmp_path, "--out", tmp_path / "out")
+    done = in_process("report", tmp_path, "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     report = (tmp_path / "out" / "report.md").read_text()
     assert "9 run(s) of 2 experiment(s) (default, long) in 4 config(s)" in report
@@ -84,7 +84,7 @@ def test_report_groups_by_experiment_and_config_and_averages_only_seeds(tmp_path
 
 def test_report_works_on_a_single_run_folder(tmp_path):
     folder = fake_run(tmp_path, "synthetic", 20, "A", 0, [(50, 40), (20, 18)])
-    done = resdeep("report", folder)
+    done = in_process("report", folder)
     assert done.returncode == 0 and (folder / "report.md").is_file()
     assert "| resnet20 | 20 |" in (folder / "report.md").read_text()
 
