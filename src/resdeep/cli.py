@@ -1,78 +1,32 @@
 """`resdeep <command> [args]`: a thin dispatcher; each command's entry lives in resdeep.commands."""
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Callable, Dict, List, Tuple
+from typing import Dict, List
 
 from resdeep.errors import USAGE_EXIT_CODE, UserError
 
 USAGE = "usage: resdeep <command> [arguments]   (resdeep <command> --help for more)"
 
 
-def _train(args: List[str]) -> int:
-    from resdeep.commands.train import run_train_command
-
-    return run_train_command(args)
-
-
-def _summary(args: List[str]) -> int:
-    from resdeep.commands.summary import run_summary_command
-
-    return run_summary_command(args)
+def run_command(name: str, args: List[str]) -> int:
+    """Import resdeep.commands.<name> only now (torch and Hydra load with it) and run its entry."""
+    module = importlib.import_module(f"resdeep.commands.{name}")
+    return getattr(module, f"run_{name}_command")(args)
 
 
-def _report(args: List[str]) -> int:
-    from resdeep.commands.report import run_report_command
-
-    return run_report_command(args)
-
-
-def _bench(args: List[str]) -> int:
-    from resdeep.commands.bench import run_bench_command
-
-    return run_bench_command(args)
-
-
-def _analyze(args: List[str]) -> int:
-    from resdeep.commands.analyze import run_analyze_command
-
-    return run_analyze_command(args)
-
-
-def _demo(args: List[str]) -> int:
-    from resdeep.commands.demo import run_demo_command
-
-    return run_demo_command(args)
-
-
-def _status(args: List[str]) -> int:
-    from resdeep.commands.status import run_status_command
-
-    return run_status_command(args)
-
-
-def _eval(args: List[str]) -> int:
-    from resdeep.commands.eval import run_eval_command
-
-    return run_eval_command(args)
-
-
-def _export(args: List[str]) -> int:
-    from resdeep.commands.export import run_export_command
-
-    return run_export_command(args)
-
-
-COMMANDS: Dict[str, Tuple[Callable[[List[str]], int], str]] = {
-    "train": (_train, "train networks; Hydra overrides, -m for a sweep (e.g. -m +experiment=figure6)"),
-    "summary": (_summary, "print a network's layer table, exact parameter count and multiply-adds"),
-    "report": (_report, "turn run folders into the paper's Figure 6 and Table 6 (report.md, curves.csv, figure.png)"),
-    "bench": (_bench, "measure training images/s against a conventional PyTorch loop on the same device"),
-    "analyze": (_analyze, "look inside trained runs: responses, gradients, init, lesion, landscape (figure + CSV each)"),
-    "demo": (_demo, "plain vs residual nets on the built-in data set, then the report (offline, CPU, minutes)"),
-    "eval": (_eval, "test error of a run's checkpoint (latest, best on validation, or an iteration), printed and saved as JSON"),
-    "export": (_export, "a run's trained weights and config in one file for torch.load(weights_only=True) or resdeep.load_run"),
-    "status": (_status, "one table for a run or a sweep from its files: state, iteration, errors, images/s, time left"),
+# Each command's entry is run_<name>_command in resdeep.commands.<name>.
+COMMANDS: Dict[str, str] = {
+    "train": "train networks; Hydra overrides, -m for a sweep (e.g. -m +experiment=figure6)",
+    "summary": "print a network's layer table, exact parameter count and multiply-adds",
+    "report": "turn run folders into the paper's Figure 6 and Table 6 (report.md, curves.csv, figure.png)",
+    "bench": "measure training images/s against a conventional PyTorch loop on the same device",
+    "analyze": "look inside trained runs: responses, gradients, init, lesion, landscape (figure + CSV each)",
+    "demo": "plain vs residual nets on the built-in data set, then the report (offline, CPU, minutes)",
+    "eval": "test error of a run's checkpoint (latest, best on validation, or an iteration), printed and saved as JSON",
+    "export": "a run's trained weights and config in one file for torch.load(weights_only=True) or resdeep.load_run",
+    "status": "one table for a run or a sweep from its files: state, iteration, errors, images/s, time left",
 }
 
 
@@ -89,7 +43,7 @@ def version_text() -> str:
 def help_text() -> str:
     """The top-level help: one line per command."""
     lines = ["resdeep: plain vs residual networks by depth (He et al. 2016), from one command line.", "", USAGE, "", "commands:"]
-    lines += [f"  {name:<9} {description}" for name, (_, description) in COMMANDS.items()]
+    lines += [f"  {name:<9} {description}" for name, description in COMMANDS.items()]
     lines += ["", "examples:", "  resdeep train model=resnet56 data=cifar10", "  resdeep train -m model=plain20,plain56,resnet20,resnet56",
               "  resdeep summary model=resnet110 data=cifar10", "  resdeep report outputs/figure6",
               "", "resdeep --version; tab completion: eval \"$(resdeep train -sc install=bash)\""]
@@ -114,7 +68,7 @@ def main(argv: List[str] | None = None) -> None:
         print(f"resdeep: error: unknown command '{command}'; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
         sys.exit(USAGE_EXIT_CODE)
     try:
-        code = COMMANDS[command][0](rest)
+        code = run_command(command, rest)
     except UserError as error:
         print(f"resdeep: error: {error}", file=sys.stderr)
         code = USAGE_EXIT_CODE
