@@ -159,7 +159,8 @@ def _require(condition: bool, message: str) -> None:
         raise UserError(message)
 
 
-def _choice(value, choices, key: str) -> None:
+def choose(value, choices, key: str) -> None:
+    """One line when value is not among choices (config checks and every model family's)."""
     _require(value in choices, f"{key}={value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
 
 
@@ -229,13 +230,13 @@ def validate(cfg: DictConfig) -> Config:
     typed.model = as_model_config(typed.model)  # a node with _target_ (your own network) is untyped until here
     validate_model(typed.model)
     data, recipe, trainer = typed.data, typed.recipe, typed.trainer
-    _choice(data.name, DATASETS, "data")
+    choose(data.name, DATASETS, "data")
     _require(
         type(data) is DATA_SCHEMAS[data.name],
         f"data.name={data.name} does not match the data preset's options; choose the data set with data={data.name}",
     )
-    _choice(data.normalize, NORMALIZATIONS, "data.normalize")
-    _choice(data.pad_mode, PAD_MODES, "data.pad_mode")
+    choose(data.normalize, NORMALIZATIONS, "data.normalize")
+    choose(data.pad_mode, PAD_MODES, "data.pad_mode")
     _require(data.val_size >= 0, f"data.val_size={data.val_size} must be 0 (no split) or a positive count")
     _require(recipe.batch_size > 0, f"recipe.batch_size={recipe.batch_size} must be a positive number of images")
     _require(recipe.lr > 0 and math.isfinite(recipe.lr), f"recipe.lr={recipe.lr} must be a positive learning rate")
@@ -251,9 +252,9 @@ def validate(cfg: DictConfig) -> Config:
         recipe.batch_size % world_size == 0,
         f"recipe.batch_size={recipe.batch_size} does not divide among {world_size} processes; choose a multiple of {world_size}",
     )
-    _choice(trainer.device, DEVICES, "trainer.device")
-    _choice(trainer.precision, PRECISIONS, "trainer.precision")
-    _choice(trainer.progress, PROGRESS_STYLES, "trainer.progress")
+    choose(trainer.device, DEVICES, "trainer.device")
+    choose(trainer.precision, PRECISIONS, "trainer.precision")
+    choose(trainer.progress, PROGRESS_STYLES, "trainer.progress")
     for key in ("log_every", "eval_every", "checkpoint_every", "keep_checkpoints", "eval_batch_size"):
         value = getattr(trainer, key)
         _require(value > 0, f"trainer.{key}={value} must be a positive number")

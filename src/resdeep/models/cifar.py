@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resdeep.config import choose
 from resdeep.errors import UserError
 from resdeep.models import fixup, highway, looks_linear, stochastic_depth
 from resdeep.models.blocks import BasicBlock, PreActBlock, conv3x3
@@ -89,12 +90,6 @@ class CifarNet(nn.Module):
             x = F.relu(self.final_bn(x))
         x = torch.flatten(F.adaptive_avg_pool2d(self.final_activation(x), 1), 1)
         return self.fc(x)
-
-
-def choose(value, choices, key: str) -> None:
-    """One line when value is not among choices."""
-    if value not in choices:
-        raise UserError(f"{key}={value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
 
 
 def validate_cifar(cfg: CifarConfig) -> None:

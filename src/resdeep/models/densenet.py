@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from resdeep.errors import UserError
-from resdeep.models.cifar import choose
+from resdeep.config import choose
 from resdeep.models.init import init_weights
 from resdeep.models.registry import register_family
 

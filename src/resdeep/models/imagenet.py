@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resdeep.config import choose
 from resdeep.errors import UserError
 from resdeep.models.blocks import BasicBlock, Bottleneck
-from resdeep.models.cifar import SHORTCUTS, choose
+from resdeep.models.cifar import SHORTCUTS
 from resdeep.models.init import init_weights
 from resdeep.models.registry import register_family
 from resdeep.models.stack import run_blocks

@@ -5,7 +5,6 @@ lacked), then a linear classifier. About 5,000 parameters a layer: 71 units plai
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
 
