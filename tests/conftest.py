@@ -1,10 +1,15 @@
 """Shared fixtures: the real data subsets in ../shared/data, copied so tests never write there."""
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# The test workers share the cores: each worker, and every process it starts, gets its share of threads. More
+# threads than cores makes OpenMP's waiting threads spin on cores another test needs (the suite took 1.5x longer).
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -18,22 +23,57 @@ def resdeep(*args, cwd=None, timeout=600, env=None):
     )
 
 
-def in_process(*args):
-    """Run a resdeep command in this process (no interpreter start-up), answered as `resdeep()` answers.
+def in_process(*args, cwd=None, env=None):
+    """Run a resdeep command in this process, answered as `resdeep()` answers, without an interpreter start-up.
 
-    For commands that neither train nor install signal handlers (analyze, report, summary, eval, status)."""
+    Importing torch and Hydra costs a new process about five seconds of CPU; this pays it once per test worker.
+    Everything a command changes process-wide is put back: sys.argv, the working folder, environment variables,
+    signal handlers (a stopped run ignores SIGINT/SIGTERM while it winds down), the root logger's handlers,
+    torch's thread count, and Hydra's global state. Commands that must meet a real process (signals sent from
+    outside, torchrun, launchers that start processes) use `resdeep()`."""
     import contextlib
     import io
+    import logging
+    import os
+    import signal
+
+    import torch
+    from hydra.core.global_hydra import GlobalHydra
 
     from resdeep.cli import main
 
+    saved_argv, saved_cwd, saved_environ = sys.argv[:], os.getcwd(), dict(os.environ)
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)
+    saved_handlers = {signum: signal.getsignal(signum) for signum in signals}
+    root = logging.getLogger()
+    saved_logging = (root.handlers[:], root.level)
+    saved_threads = torch.get_num_threads()
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as stop:
-            code = stop.code or 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+            if "OMP_NUM_THREADS" in env:
+                torch.set_num_threads(int(env["OMP_NUM_THREADS"]))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main([str(a) for a in args])
+                code = 0
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    finally:
+        sys.argv[:] = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        for signum, handler in saved_handlers.items():
+            signal.signal(signum, handler)
+        root.handlers[:] = saved_logging[0]
+        root.setLevel(saved_logging[1])
+        torch.set_num_threads(saved_threads)
+        GlobalHydra.instance().clear()
     return subprocess.CompletedProcess(["resdeep", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 

@@ -95,7 +95,7 @@ def test_gradient_tools():
 
 
 def test_every_analysis_runs_from_the_command_line_on_a_trained_run(tmp_path):
-    trained = resdeep("train", "data=synthetic", "data.train_size=256", "data.test_size=64", "model=resnet20", "model.depth=8",
+    trained = in_process("train", "data=synthetic", "data.train_size=256", "data.test_size=64", "model=resnet20", "model.depth=8",
                       "recipe=smoke", "recipe.max_iters=10", "trainer.eval_every=10", "trainer.log_every=5", "trainer.device=cpu",
                       "trainer.progress=off", "trainer.log_grad_norms=true", f"out_dir={tmp_path}")
     assert trained.returncode == 0, trained.stderr

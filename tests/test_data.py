@@ -271,10 +271,10 @@ def test_image_folder_problems_name_the_path(tmp_path):
         build_data(imagenet_config(tmp_path), 4, 4, CPU, seed=0)
 
 
-def short_train(out_dir, *overrides, model=("model=resnet20", "model.depth=8")):
-    from conftest import resdeep
+def short_train(out_dir, *overrides, model=("model=resnet20", "model.depth=8"), run=None):
+    from conftest import in_process
 
-    return resdeep("train", *model, "recipe=smoke", "recipe.max_iters=6", "trainer.eval_every=6",
+    return (run or in_process)("train", *model, "recipe=smoke", "recipe.max_iters=6", "trainer.eval_every=6",
                    "trainer.progress=off", "trainer.device=cpu", f"out_dir={out_dir}", *overrides)
 
 
@@ -297,6 +297,8 @@ def test_train_runs_on_an_image_folder(tmp_path):
 
 
 def test_missing_data_on_the_command_line_is_one_line_and_no_traceback(tmp_path):
-    done = short_train(tmp_path, "data=cifar10", f"data.root={tmp_path / 'none'}", "data.download=false")
+    from conftest import resdeep  # a real process: what the user's shell sees
+
+    done = short_train(tmp_path, "data=cifar10", f"data.root={tmp_path / 'none'}", "data.download=false", run=resdeep)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "cifar-10-batches-py" in done.stderr and "data.root" in done.stderr

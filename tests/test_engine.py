@@ -1,4 +1,4 @@
-"""The training engine end to end through the real command line: logs, resume, signals, sweeps, DDP."""
+"""The training engine end to end through the command line (in this process, or a real one where signals or torchrun need it): logs, resume, signals, sweeps, DDP."""
 import json
 import os
 import signal
@@ -11,7 +11,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import resdeep, tiny
+from conftest import in_process, tiny
 from resdeep.compose import compose_config
 from resdeep.config import validate
 from resdeep.errors import UserError
@@ -38,7 +38,7 @@ def final_weights(folder, iteration):
 
 
 def test_a_short_run_writes_tensorboard_events_metrics_and_result(tmp_path):
-    done = resdeep("train", *tiny(tmp_path))
+    done = in_process("train", *tiny(tmp_path))
     assert done.returncode == 0, done.stderr
     folder = run_dir(tmp_path)
     events = EventAccumulator(str(folder / "tb"))
@@ -54,24 +54,25 @@ def test_a_short_run_writes_tensorboard_events_metrics_and_result(tmp_path):
     log = (folder / "train.log").read_text()
     assert log.count("iter 40/40  loss") == 1 and "iter 40: train error" in log and "fast path:" in log
 
-    again = resdeep("train", *tiny(tmp_path))
+    again = in_process("train", *tiny(tmp_path))
     assert again.returncode == 0 and "already finished" in again.stdout
     assert [r["iteration"] for r in metrics(folder)] == [10, 20, 30, 40]
 
-    restarted = resdeep("train", *tiny(tmp_path), "restart=true")
+    restarted = in_process("train", *tiny(tmp_path), "restart=true")
     assert restarted.returncode == 0 and "already finished" not in restarted.stdout
     assert [r["iteration"] for r in metrics(folder)] == [10, 20, 30, 40]
     assert (folder / "train.log").read_text().count("iter 40/40  loss") == 1, "restart=true starts a new log"
 
 
 def test_sigterm_saves_a_checkpoint_and_the_resumed_run_is_bitwise_identical(tmp_path):
-    iters = 150
-    whole = resdeep("train", *tiny(tmp_path, "name=whole", iters=iters))
+    iters, narrow = 80, "model.width=4"  # after the checkpoint at 10, 70 more iterations for the signal to land in
+    whole = in_process("train", *tiny(tmp_path, "name=whole", narrow, iters=iters))
     assert whole.returncode == 0, whole.stderr
 
-    command = [sys.executable, "-m", "resdeep", "train", *tiny(tmp_path, "name=cut", iters=iters)]
+    command = [sys.executable, "-m", "resdeep", "train", *tiny(tmp_path, "name=cut", narrow, iters=iters)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first_checkpoint = run_dir(tmp_path, "cut") / "checkpoints" / "iter_00000010.pt"
+    cut, whole_dir = run_dir(tmp_path, "cut", model="resnet8-w4"), run_dir(tmp_path, "whole", model="resnet8-w4")
+    first_checkpoint = cut / "checkpoints" / "iter_00000010.pt"
     deadline = time.time() + 120
     while not first_checkpoint.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
@@ -79,27 +80,27 @@ def test_sigterm_saves_a_checkpoint_and_the_resumed_run_is_bitwise_identical(tmp
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 75, stderr
     assert "stopped at iteration" in stderr
-    stopped_at = max(int(p.stem.split("_")[1]) for p in (run_dir(tmp_path, "cut") / "checkpoints").glob("iter_*.pt"))
+    stopped_at = max(int(p.stem.split("_")[1]) for p in (cut / "checkpoints").glob("iter_*.pt"))
     assert 10 <= stopped_at < iters
 
-    resumed = resdeep("train", *tiny(tmp_path, "name=cut", iters=iters))
+    resumed = in_process("train", *tiny(tmp_path, "name=cut", narrow, iters=iters))
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stdout
-    log = (run_dir(tmp_path, "cut") / "train.log").read_text()
-    assert log.index("stop requested (SIGTERM)") < log.index(f"resuming {run_dir(tmp_path, 'cut')} from iteration {stopped_at}")
-    a, b = final_weights(run_dir(tmp_path, "whole"), iters), final_weights(run_dir(tmp_path, "cut"), iters)
+    log = (cut / "train.log").read_text()
+    assert log.index("stop requested (SIGTERM)") < log.index(f"resuming {cut} from iteration {stopped_at}")
+    a, b = final_weights(whole_dir, iters), final_weights(cut, iters)
     assert all(torch.equal(a[key], b[key]) for key in a), "resumed weights must be bitwise equal"
-    assert metrics(run_dir(tmp_path, "whole")) == metrics(run_dir(tmp_path, "cut"))
-    assert scalars(run_dir(tmp_path, "whole"), "error/train") == scalars(run_dir(tmp_path, "cut"), "error/train")
-    assert scalars(run_dir(tmp_path, "whole"), "error/test") == scalars(run_dir(tmp_path, "cut"), "error/test")
+    assert metrics(whole_dir) == metrics(cut)
+    assert scalars(whole_dir, "error/train") == scalars(cut, "error/train")
+    assert scalars(whole_dir, "error/test") == scalars(cut, "error/test")
 
 
 def test_a_damaged_latest_checkpoint_is_reported_and_the_previous_one_used(tmp_path):
-    assert resdeep("train", *tiny(tmp_path, iters=20)).returncode == 0
+    assert in_process("train", *tiny(tmp_path, iters=20)).returncode == 0
     folder = run_dir(tmp_path)
     latest = folder / "checkpoints" / "iter_00000020.pt"
     latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
-    longer = resdeep("train", *tiny(tmp_path, iters=30))
+    longer = in_process("train", *tiny(tmp_path, iters=30))
     assert longer.returncode == 0, longer.stderr
     assert "iter_00000020.pt is damaged" in longer.stderr and "resuming" in longer.stdout
     assert [r["iteration"] for r in metrics(folder)] == [10, 20, 30]
@@ -108,7 +109,7 @@ def test_a_damaged_latest_checkpoint_is_reported_and_the_previous_one_used(tmp_p
 
 def test_a_sweep_finishes_every_job_when_one_diverges_and_one_fails(tmp_path):
     # No data.train_size: CIFAR-10's options have none; the synthetic set's default size costs seconds.
-    sweep = resdeep(
+    sweep = in_process(
         "train", "-m", "model=resnet20", "model.depth=8", "model.width=4", "recipe=smoke", "recipe.batch_size=16",
         "recipe.max_iters=10", "trainer.log_every=5", "trainer.eval_every=10", "trainer.device=cpu", f"out_dir={tmp_path}",
         "recipe.lr=0.1,1e30", "data=synthetic,cifar10", f"data.root={tmp_path}/absent", "data.download=false",
@@ -137,7 +138,7 @@ def test_a_sweep_finishes_every_job_when_one_diverges_and_one_fails(tmp_path):
     ],
 )
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, override, message):
-    done = resdeep("train", *tiny(tmp_path), override)
+    done = in_process("train", *tiny(tmp_path), override)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and message in done.stderr
     assert not (tmp_path / "default").exists()
@@ -146,14 +147,14 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, override, message):
 def test_an_unwritable_output_folder_is_refused_before_any_work(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("keep me")
-    done = resdeep("train", *tiny(blocker / "runs"))
+    done = in_process("train", *tiny(blocker / "runs"))
     assert done.returncode == 2 and "not a writable folder" in done.stderr and done.stderr.count("\n") == 1
     assert blocker.read_text() == "keep me"
 
 
 def test_a_changed_config_does_not_silently_resume_another_run(tmp_path):
-    assert resdeep("train", *tiny(tmp_path, iters=10)).returncode == 0
-    changed = resdeep("train", *tiny(tmp_path, "recipe.weight_decay=0.001", iters=20))
+    assert in_process("train", *tiny(tmp_path, iters=10)).returncode == 0
+    changed = in_process("train", *tiny(tmp_path, "recipe.weight_decay=0.001", iters=20))
     assert changed.returncode == 2 and "recipe.weight_decay: 0.0001 -> 0.001" in changed.stderr
 
 
@@ -168,7 +169,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     # channels_last kernels pick their algorithm by batch size (16 on one process, 8 on each of two), so
     # their rounding differs from the first step (7e-7) and this net grows it to 3e-5 in six steps.
     args = tiny(tmp_path, "trainer.sync_bn=true", "trainer.eval_every=1000", "recipe.lr=0.01", "trainer.channels_last=false", iters=6)
-    single = resdeep("train", *args, "name=one")
+    single = in_process("train", *args, "name=one")
     assert single.returncode == 0, single.stderr
     env = dict(os.environ, OMP_NUM_THREADS="1")
     ddp = subprocess.run(
@@ -212,15 +213,15 @@ def wait_for(path, process, seconds=120):
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds torchrun's workers through /proc")
 def test_torchrun_runs_resume_bitwise_identical_after_a_killed_worker_or_a_sigterm(tmp_path):
-    iters = 120
-    args = tiny(tmp_path, "trainer.checkpoint_every=10", "trainer.eval_every=40", iters=iters)
+    iters = 80  # after the checkpoint at 10, 70 more iterations to kill a worker or stop torchrun in
+    args = tiny(tmp_path, "trainer.checkpoint_every=10", "trainer.eval_every=40", "model.width=4", iters=iters)
     whole = torchrun(*args, "name=whole")
     _, stderr = whole.communicate(timeout=300)
     assert whole.returncode == 0, stderr[-3000:]
 
     # A worker dies without warning: torchrun restarts the group, which resumes from the last checkpoint.
     killed = torchrun(*args, "name=killed", max_restarts=1)
-    wait_for(run_dir(tmp_path, "killed") / "checkpoints" / "iter_00000010.pt", killed)
+    wait_for(run_dir(tmp_path, "killed", model="resnet8-w4") / "checkpoints" / "iter_00000010.pt", killed)
     workers = resdeep_workers(killed.pid)
     assert len(workers) == 2 and killed.poll() is None, "both workers should be training"
     os.kill(max(workers), signal.SIGKILL)
@@ -231,7 +232,7 @@ def test_torchrun_runs_resume_bitwise_identical_after_a_killed_worker_or_a_sigte
     # A scheduler stops torchrun: every rank stops at the same iteration after a checkpoint; the same
     # command resumes.
     stopped = torchrun(*args, "name=stopped", max_restarts=1)
-    wait_for(run_dir(tmp_path, "stopped") / "checkpoints" / "iter_00000010.pt", stopped)
+    wait_for(run_dir(tmp_path, "stopped", model="resnet8-w4") / "checkpoints" / "iter_00000010.pt", stopped)
     stopped.send_signal(signal.SIGTERM)
     _, stderr = stopped.communicate(timeout=300)
     # Rank 0 alone announces the stop. torchrun itself ends with 1 and its own SignalException traceback:
@@ -242,13 +243,13 @@ def test_torchrun_runs_resume_bitwise_identical_after_a_killed_worker_or_a_sigte
     stdout, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0 and "resuming" in stdout + stderr, stderr[-3000:]
 
-    expected = final_weights(run_dir(tmp_path, "whole"), iters)
+    expected = final_weights(run_dir(tmp_path, "whole", model="resnet8-w4"), iters)
     for name in ("killed", "stopped"):
-        folder = run_dir(tmp_path, name)
+        folder = run_dir(tmp_path, name, model="resnet8-w4")
         weights = final_weights(folder, iters)
         assert all(torch.equal(expected[key], weights[key]) for key in expected), f"{name}: weights must be bitwise equal"
-        assert metrics(run_dir(tmp_path, "whole")) == metrics(folder), name
-        assert scalars(run_dir(tmp_path, "whole"), "error/train") == scalars(folder, "error/train"), name
+        assert metrics(run_dir(tmp_path, "whole", model="resnet8-w4")) == metrics(folder), name
+        assert scalars(run_dir(tmp_path, "whole", model="resnet8-w4"), "error/train") == scalars(folder, "error/train"), name
 
 
 def test_a_sweep_under_torchrun_is_refused_in_one_line_before_anything_runs(tmp_path):
@@ -264,13 +265,13 @@ def test_a_sweep_under_torchrun_is_refused_in_one_line_before_anything_runs(tmp_
 def test_bf16_autocast_and_channels_last_train_like_fp32_on_the_cpu(tmp_path):
     # Same seed, same batches: bf16 autocast must follow fp32's training-loss curve step for step (bf16 on a CPU
     # without AMX is slow, so the curve is short; that dtypes really are bfloat16 is asserted in test_bugs_caught).
-    common = ["recipe.milestones=[]", "trainer.log_every=10", "trainer.eval_every=30"]
-    fp32 = resdeep("train", *tiny(tmp_path, *common, "name=fp32", "trainer.precision=fp32", "trainer.channels_last=false", iters=30))
-    fast = resdeep("train", *tiny(tmp_path, *common, "name=fast", "trainer.precision=bf16", iters=30))
+    common = ["recipe.milestones=[]", "trainer.log_every=10", "trainer.eval_every=30", "model.width=8"]
+    fp32 = in_process("train", *tiny(tmp_path, *common, "name=fp32", "trainer.precision=fp32", "trainer.channels_last=false", iters=30))
+    fast = in_process("train", *tiny(tmp_path, *common, "name=fast", "trainer.precision=bf16", iters=30))
     assert fp32.returncode == 0 and fast.returncode == 0, fp32.stderr + fast.stderr
     assert "fast path: off" in fp32.stdout
     assert "bf16" in fast.stdout and "channels_last" in fast.stdout  # channels_last is the CPU default
-    curves = [[loss for _, loss in scalars(run_dir(tmp_path, name), "loss/train")] for name in ("fp32", "fast")]
+    curves = [[loss for _, loss in scalars(run_dir(tmp_path, name, model="resnet8-w8"), "loss/train")] for name in ("fp32", "fast")]
     assert len(curves[0]) == len(curves[1]) == 3
     assert curves[0][-1] < 0.8 * curves[0][0], "the run must have learned for the comparison to mean anything"
     assert all(abs(a - b) < 0.05 for a, b in zip(*curves)), curves

@@ -16,7 +16,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import resdeep, tiny
+from conftest import in_process, tiny
 from resdeep.data.cifar10 import read_batch
 from resdeep.data.imagefolder import FolderLoader, train_transform
 from resdeep.data.mnist import read_split
@@ -94,10 +94,11 @@ def write_image_tree(root, corrupt):
     (root / corrupt).write_bytes(b"not a png")
 
 
+@pytest.mark.filterwarnings("ignore:skipping unreadable image")
 def test_skipped_corrupt_images_are_counted_in_train_log_and_result_json(tmp_path):
     write_image_tree(tmp_path / "tree", corrupt="train/cat/0.png")
     small = ["data.crop_size=32", "data.test_resize=36", "data.scale_min=36", "data.scale_max=40", "data.workers=0"]
-    done = resdeep("train", "data=imagenet", f"data.root={tmp_path / 'tree'}", "model=resnet20", "model.depth=8", "recipe=smoke",
+    done = in_process("train", "data=imagenet", f"data.root={tmp_path / 'tree'}", "model=resnet20", "model.depth=8", "recipe=smoke",
                    "recipe.batch_size=4", "recipe.max_iters=6", "trainer.eval_every=6", "trainer.device=cpu",
                    "trainer.progress=off", f"out_dir={tmp_path}", *small)
     assert done.returncode == 0, done.stderr
@@ -200,7 +201,7 @@ def test_repeated_ctrl_cs_still_save_and_exit_75(interrupted):
 def test_resuming_with_max_iters_below_the_checkpoint_is_refused_in_one_line(interrupted):
     _, _, out_dir = interrupted
     stopped_at = max(int(p.stem.split("_")[1]) for p in (run_dir(out_dir) / "checkpoints").glob("iter_*.pt"))
-    shorter = resdeep("train", *tiny(out_dir, "trainer.eval_every=1000", iters=stopped_at - 1))
+    shorter = in_process("train", *tiny(out_dir, "trainer.eval_every=1000", iters=stopped_at - 1))
     assert shorter.returncode == 2 and shorter.stderr.count("\n") == 1 and "Traceback" not in shorter.stderr
     assert f"checkpoint at iteration {stopped_at}, past recipe.max_iters={stopped_at - 1}" in shorter.stderr
 
@@ -213,7 +214,7 @@ def test_the_divergence_rule_catches_an_exploded_loss_not_only_nan():
 
 
 def test_a_learning_rate_of_1000_is_caught_at_the_first_log_point_not_at_the_first_inf(tmp_path):
-    done = resdeep("train", *tiny(tmp_path, "recipe.lr=1000", iters=20))
+    done = in_process("train", *tiny(tmp_path, "recipe.lr=1000", iters=20))
     assert done.returncode == 0, done.stderr
     result = json.loads((run_dir(tmp_path) / "result.json").read_text())
     assert result["status"] == "diverged" and result["iterations"] == 5  # log_every=5; NaN/inf alone waited until 20
@@ -229,7 +230,7 @@ def test_a_learning_rate_of_1000_is_caught_at_the_first_log_point_not_at_the_fir
     (["bench", "--json", "/proc/resdeep/bench.json", "trainer.device=cpu"], "cannot write to --json /proc/resdeep/bench.json"),
 ])
 def test_impossible_requests_get_one_line_before_any_work(tmp_path, args, message):
-    done = resdeep(*args, cwd=tmp_path)
+    done = in_process(*args, cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
     assert message in done.stderr
     assert "bench:" not in done.stdout, "the --json path is checked before measuring"

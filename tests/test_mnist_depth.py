@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 
-from conftest import copy_shared, resdeep
+from conftest import copy_shared, in_process
 from resdeep.analysis.gradients import block_gradient_norms
 from resdeep.compose import load_config
 from resdeep.config import Config, DataConfig, RecipeConfig
@@ -92,7 +92,7 @@ def test_without_skips_and_batchnorm_the_gradient_vanishes_toward_the_input():
 
 
 def test_a_gate_bias_without_highway_layers_stops_at_start_up(tmp_path):
-    done = resdeep("train", "model=fc_plain", "model.gate_bias=-2", "data=mnist", f"out_dir={tmp_path}/out")
+    done = in_process("train", "model=fc_plain", "model.gate_bias=-2", "data=mnist", f"out_dir={tmp_path}/out")
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [done.stderr.strip()], done.stderr
     assert done.stderr.startswith("resdeep: error: model.gate_bias=-2 needs highway layers") and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
@@ -133,7 +133,7 @@ def test_both_mnist_families_train_resume_bitwise_and_show_each_blocks_gradient(
     root = copy_shared(tmp_path, "mnist")
     nets = ["model=fc_highway,mnist_resnet", "model.depth=4", "model.width=4"]
     for out, iters in (("straight", 20), ("resumed", 10), ("resumed", 20)):
-        done = resdeep("train", "-m", *tiny_mnist(root, tmp_path / out, *nets, iters=iters)[1:])
+        done = in_process("train", "-m", *tiny_mnist(root, tmp_path / out, *nets, iters=iters)[1:])
         assert done.returncode == 0, done.stderr
     for name in ("highway-fc4-w4", "mnist-resnet4-w4"):
         folders = [tmp_path / out / "default" / "mnist" / name / "seed0" for out in ("straight", "resumed")]

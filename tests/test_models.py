@@ -1,7 +1,6 @@
 """The networks of He et al. 2016: exact parameter counts, shapes, and plain/residual twins."""
 import pytest
 import torch
-import yaml
 
 from resdeep.compose import group_options, load_config
 from resdeep.errors import UserError

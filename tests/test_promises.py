@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from conftest import in_process, resdeep
+from conftest import in_process
 from resdeep.compose import config_dir, load_config
 from resdeep.engine.job import run_identity
 from resdeep.models import build_model
@@ -100,7 +100,7 @@ def test_a_users_config_folder_works_through_config_dir_and_hydra_searchpath(tmp
     summary = in_process("summary", "--config-dir", folder, "model=mynet", "data=cifar10")
     assert summary.returncode == 0, summary.stderr
     assert "params: 75290" in summary.stdout.splitlines()
-    shown = resdeep("train", "--cfg", "job", f"hydra.searchpath=[file://{folder}]", "model=mynet", "data=cifar10", cwd=tmp_path)
+    shown = in_process("train", "--cfg", "job", f"hydra.searchpath=[file://{folder}]", "model=mynet", "data=cifar10", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     config = yaml.safe_load(shown.stdout)
     assert config["model"]["depth"] == 8 and config["recipe"]["milestones"] == [32000, 48000] and config["recipe"]["lr"] == 0.1
@@ -109,7 +109,7 @@ def test_a_users_config_folder_works_through_config_dir_and_hydra_searchpath(tmp
 
 def test_bench_reports_rates_that_agree_with_the_batch_and_the_time(tmp_path):
     out = tmp_path / "bench.json"
-    done = resdeep("bench", "--iters", "2", "--warmup", "1", "--workers", "0", "--json", out, "model=resnet20", "model.depth=8",
+    done = in_process("bench", "--iters", "2", "--warmup", "1", "--workers", "0", "--json", out, "model=resnet20", "model.depth=8",
                    "data=synthetic", "data.train_size=64", "data.test_size=16", "recipe.batch_size=8", "trainer.device=cpu")
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
@@ -146,7 +146,7 @@ def test_a_crashed_sweep_job_leaves_its_traceback_and_the_rerun_skips_finished_j
     foreign = run_dir(tmp_path, seed=2) / "checkpoints" / "iter_00000005.pt"
     foreign.parent.mkdir(parents=True)
     torch.save({"iteration": 5}, foreign)
-    first = resdeep("train", "-m", *args)
+    first = in_process("train", "-m", *args)
     assert first.returncode == 1, first.stderr[-2000:]
     crashed = run_dir(tmp_path, seed=2)
     assert "Traceback" in (crashed / "error.log").read_text()
@@ -161,7 +161,7 @@ def test_a_crashed_sweep_job_leaves_its_traceback_and_the_rerun_skips_finished_j
     (killed / "checkpoints" / "iter_00000010.pt").unlink()
     foreign.unlink()
 
-    again = resdeep("train", "-m", *args)
+    again = in_process("train", "-m", *args)
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"{run_dir(tmp_path, seed=0)} already finished at iteration 10" in again.stdout
     assert (run_dir(tmp_path, seed=0) / "metrics.jsonl").read_bytes() == finished_metrics

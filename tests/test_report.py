@@ -3,7 +3,7 @@ import csv
 import json
 from pathlib import Path
 
-from conftest import in_process, resdeep
+from conftest import in_process
 from resdeep.config import Config, DataConfig
 from resdeep.models import model_config
 from resdeep.engine.job import run_identity
@@ -90,7 +90,7 @@ def test_report_works_on_a_single_run_folder(tmp_path):
 
 
 def test_the_demo_runs_the_sweep_and_writes_the_report(tmp_path):
-    done = resdeep("demo", f"out_dir={tmp_path}", "recipe.max_iters=20", "trainer.eval_every=10", "trainer.log_every=5",
+    done = in_process("demo", f"out_dir={tmp_path}", "recipe.max_iters=20", "trainer.eval_every=10", "trainer.log_every=5",
                    "data.train_size=256", "data.test_size=64", "recipe.batch_size=16", "model=plain20,resnet20", "model.depth=8", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"tensorboard --logdir {tmp_path}/demo" in done.stdout

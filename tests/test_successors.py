@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import resdeep
+from conftest import in_process
 from resdeep.compose import group_options, load_config
 from resdeep.data.device_loader import augment_batch
 from resdeep.engine.schedule import in_iterations
@@ -163,7 +163,7 @@ def test_impossible_shapes_are_refused_by_name(overrides, message):
 
 
 def test_an_impossible_shape_stops_the_command_line_with_exit_2_and_writes_nothing(tmp_path):
-    result = resdeep("train", "model=densenet40_12", "model.depth=41", "data=synthetic", f"out_dir={tmp_path / 'out'}", timeout=120)
+    result = in_process("train", "model=densenet40_12", "model.depth=41", "data=synthetic", f"out_dir={tmp_path / 'out'}")
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "resdeep: error: model.depth=41 is not 3n+4 with n >= 1, which DenseNet needs: three equal dense blocks"
     ]
@@ -191,7 +191,7 @@ def test_each_family_trains_and_resumes_bitwise(tmp_path):
     ]
     # Stop "cut" at 2 iterations; then one sweep continues it to 4 and trains "whole" to 4 uninterrupted.
     for args in (["name=cut", "recipe.max_iters=2"], ["name=cut,whole", "recipe.max_iters=4"]):
-        result = resdeep("train", *common, *args)
+        result = in_process("train", *common, *args)
         assert result.returncode == 0, result.stderr[-3000:]
     runs = sorted((tmp_path / "out" / "whole" / "synthetic").iterdir())
     assert [run.name for run in runs] == ["densenet_bc10_4", "resnet11-B-preact_bottleneck-w4-se", "resnext11_2x2d", "wrn10_1"]

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import resdeep
+from conftest import in_process
 from resdeep.compose import load_config
 from resdeep.engine.evaluate import best_val_test_error
 from resdeep.engine.fastpath import FastPath, make_optimizer, make_train_step, set_learning_rate
@@ -216,7 +216,7 @@ def test_impossible_combinations_are_refused_at_start_up(overrides, option):
 
 
 def test_the_command_line_refuses_an_impossible_combination_with_exit_2_and_writes_nothing(tmp_path):
-    done = resdeep("train", "model=resnet20", "model.init=fixup", "data=synthetic", f"out_dir={tmp_path}/out", env=ONE_THREAD)
+    done = in_process("train", "model=resnet20", "model.init=fixup", "data=synthetic", f"out_dir={tmp_path}/out", env=ONE_THREAD)
     assert done.returncode == 2 and done.stderr.strip().startswith("resdeep: error: model.init=fixup")
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
@@ -240,10 +240,10 @@ def weights(folder: Path, iteration: int) -> dict:
 def test_a_resumed_run_is_bitwise_identical_to_an_uninterrupted_one(tmp_path):
     (tmp_path / "conf" / "model").mkdir(parents=True)
     (tmp_path / "conf" / "model" / "sd14.yaml").write_text("defaults: [base_cifar, _self_]\nfamily: cifar\ndepth: 14\nstochastic_depth: 0.5\n")
-    whole = resdeep("train", *tiny(tmp_path, "whole", 4), env=ONE_THREAD)
+    whole = in_process("train", *tiny(tmp_path, "whole", 4), env=ONE_THREAD)
     assert whole.returncode == 0, whole.stderr
-    assert resdeep("train", *tiny(tmp_path, "cut", 2), env=ONE_THREAD).returncode == 0
-    resumed = resdeep("train", *tiny(tmp_path, "cut", 4), env=ONE_THREAD)
+    assert in_process("train", *tiny(tmp_path, "cut", 2), env=ONE_THREAD).returncode == 0
+    resumed = in_process("train", *tiny(tmp_path, "cut", 4), env=ONE_THREAD)
     assert resumed.returncode == 0, resumed.stderr
     for folder in ("resnet14-sd0.5", "highway19"):
         runs = {name: tmp_path / name / "synthetic" / folder / "seed0" for name in ("whole", "cut")}
