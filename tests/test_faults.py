@@ -175,6 +175,68 @@ def test_when_every_checkpoint_is_damaged_it_says_starting_from_scratch_once(tmp
     assert "using the previous one" not in stderr and stderr.index("iter_00000020") < stderr.index("iter_00000010")
 
 
+DISK_FULL = OSError(28, "No space left on device")  # ENOSPC, naming no file, as a failed write(2) does
+
+
+class FullDiskStream:
+    """A file whose writes fail as on a full disk."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stream.close()
+
+    def write(self, _data):
+        raise DISK_FULL
+
+    def __getattr__(self, attribute):
+        return getattr(self.stream, attribute)
+
+
+def test_a_full_disk_while_writing_metrics_or_the_result_is_one_line_and_the_same_command_finishes_the_run(tmp_path, monkeypatch):
+    import builtins
+
+    import resdeep.engine.job as job
+    import resdeep.engine.logger as logger
+
+    args = tiny(tmp_path, "model.width=4", iters=20)
+    folder = Path(tmp_path) / "default" / "synthetic" / "resnet8-w4" / "seed0"
+    appends = []
+
+    def open_until_the_disk_fills(path, *rest, **options):  # metrics.jsonl's second append (iteration 20) finds it full
+        stream = builtins.open(path, *rest, **options)
+        appends.append(path) if Path(path).name == "metrics.jsonl" else None
+        return FullDiskStream(stream) if Path(path).name == "metrics.jsonl" and len(appends) == 2 else stream
+
+    monkeypatch.setattr(logger, "open", open_until_the_disk_fills, raising=False)
+    done = in_process("train", *args)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"cannot write {folder / 'metrics.jsonl'}: No space left on device; the last checkpoint, {folder / 'checkpoints' / 'iter_00000010.pt'}, is intact" in done.stderr
+    monkeypatch.undo()
+
+    def write_json_on_a_full_disk(path, data):
+        if Path(path).name == "result.json":
+            raise DISK_FULL
+        return write_json(path, data)
+
+    write_json = job.write_json
+    monkeypatch.setattr(job, "write_json", write_json_on_a_full_disk)
+    again = in_process("train", *args)  # resumes at 10, trains to 20, and cannot record the result
+    assert again.returncode == 2 and again.stderr.count("\n") == 1, again.stderr
+    assert f"cannot write {folder / 'result.json'}: No space left on device; the last checkpoint, {folder / 'checkpoints' / 'iter_00000020.pt'}, is intact" in again.stderr
+    monkeypatch.undo()
+
+    finished = in_process("train", *args)  # nothing left to train: the result is written
+    assert finished.returncode == 0, finished.stderr
+    result = json.loads((folder / "result.json").read_text())
+    assert result["status"] == "finished" and result["iterations"] == 20 and result["final_train_error"] is not None
+    assert [json.loads(line)["iteration"] for line in (folder / "metrics.jsonl").read_text().splitlines()] == [10, 20]
+
+
 @pytest.fixture(scope="module")
 def interrupted(tmp_path_factory):
     """A run that got Ctrl-C after Ctrl-C, 0.1 s apart, before its first evaluation: (exit code, stderr, out_dir)."""

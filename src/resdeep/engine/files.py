@@ -6,6 +6,7 @@ import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -15,6 +16,18 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+@contextmanager
+def naming(path: Path):
+    """Give an OSError raised inside the name of the file being written (a failed write() names none), so
+    'No space left on device' can say where."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from error
 
 
 def atomic_write(path: Path, write: Callable, mode: str = "w") -> None:
@@ -27,7 +40,7 @@ def atomic_write(path: Path, write: Callable, mode: str = "w") -> None:
     try:
         # mkstemp makes the file 0600; give it the mode any other new file of the user's gets.
         os.fchmod(handle, 0o666 & ~_umask())
-        with os.fdopen(handle, mode) as stream:
+        with naming(path), os.fdopen(handle, mode) as stream:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())

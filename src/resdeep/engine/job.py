@@ -1,6 +1,7 @@
 """One run folder's life: start, resume, skip when finished, restart on request, record the result."""
 from __future__ import annotations
 
+import errno
 import shutil
 import sys
 import traceback
@@ -22,6 +23,8 @@ RESULT_FILE = "result.json"
 IDENTITY_FILE = "run.json"
 CRASH_FILE = "error.log"
 HYDRA_DIR = ".hydra"
+# What a write fails with when the disk, the user's quota or the file-size limit is reached.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 RUN_OUTPUTS = ("checkpoints", "tb", "metrics.jsonl", "train.log", RESULT_FILE, IDENTITY_FILE, CRASH_FILE, HYDRA_DIR)
 
 
@@ -114,6 +117,18 @@ def save_hydra_files(run_dir: Path, hydra_files: Dict[str, str]) -> None:
         atomic_write_text(run_dir / HYDRA_DIR / name, text)
 
 
+def disk_full(error: OSError, run_dir: Path, path: Optional[Path] = None) -> UserError:
+    """One line for a full disk (or quota, or file-size limit) outside a checkpoint: metrics.jsonl, train.log, result.json.
+
+    The checkpoints are written atomically, so the last one is whole and the same command resumes from it."""
+    from resdeep.engine.checkpoint import checkpoint_paths
+
+    where = error.filename or path or f"a file in {run_dir}"
+    latest = checkpoint_paths(run_dir)
+    kept = f"the last checkpoint, {latest[0][1]}, is intact" if latest else "no checkpoint was written yet"
+    return UserError(f"cannot write {where}: {error.strerror or error}; {kept}. Free some space, then run the same command again to resume")
+
+
 def run_job(cfg: DictConfig, run_dir: str, hydra_files: Optional[Dict[str, str]] = None) -> dict:
     """Train the run in run_dir unless it is finished; exit 75 after a requested stop.
 
@@ -146,6 +161,10 @@ def run_job(cfg: DictConfig, run_dir: str, hydra_files: Optional[Dict[str, str]]
         with StopRequest() as stop:
             try:
                 result = train(config, run_dir, world, stop)
+            except OSError as error:
+                if error.errno not in DISK_FULL:
+                    raise
+                raise disk_full(error, run_dir) from None
             except UserError:
                 if new_run and world.is_main and not (run_dir / "checkpoints").exists():
                     forget_run(run_dir)  # refused before training (e.g. by the data): the corrected command starts afresh
@@ -157,7 +176,12 @@ def run_job(cfg: DictConfig, run_dir: str, hydra_files: Optional[Dict[str, str]]
                 stop.hand_over()  # under submitit: it requeues the job, which resumes from the checkpoint
                 sys.exit(INTERRUPTED_EXIT_CODE)
         if world.is_main:
-            write_json(run_dir / RESULT_FILE, result)
+            try:
+                write_json(run_dir / RESULT_FILE, result)
+            except OSError as error:
+                if error.errno not in DISK_FULL:
+                    raise
+                raise disk_full(error, run_dir, run_dir / RESULT_FILE) from None
             test = result["final_test_error"]
             summary = "diverged" if result["diverged"] else f"final test error {test:.2f}%"
             print(f"resdeep: {result['model']} seed {config.seed}: {summary} after {result['iterations']} iterations -> {run_dir}")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Dict, Optional
 
-from resdeep.engine.files import atomic_write_text, remove_stale_temporaries
+from resdeep.engine.files import atomic_write_text, naming, remove_stale_temporaries
 
 METRICS_FILE = "metrics.jsonl"
 TB_DIR = "tb"
@@ -129,7 +129,7 @@ class RunLogger:
                 writer.add_scalar(f"loss/{name}", record[f"{name}_loss"], iteration)
         self.records.append(record)
         if (self.run_dir / METRICS_FILE).is_file():
-            with open(self.run_dir / METRICS_FILE, "a") as stream:
+            with naming(self.run_dir / METRICS_FILE), open(self.run_dir / METRICS_FILE, "a") as stream:
                 stream.write(json.dumps(record) + "\n")
                 stream.flush()
                 os.fsync(stream.fileno())

@@ -235,7 +235,8 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
             "best_test_error": best_test_error,
             "test_error_at_best_val": best_val_test_error(records),  # null without data.val_size
             "final_val_error": final.get("val_error"),
-            "final_train_error": last_train[0] if math.isfinite(last_train[0]) else None,
+            # A run resumed at its last iteration trains no step: its last logged training error stands.
+            "final_train_error": last_train[0] if math.isfinite(last_train[0]) else final.get("train_error"),
             "warmup_ended_at": schedule.warmup_ended_at,
             "wall_time_s": elapsed_before + time.perf_counter() - started,
             "device": str(device),
