@@ -25,9 +25,10 @@ bench: $(STAMP)
 	$(BIN)/resdeep bench model=resnet56 data=synthetic
 
 # MUTANTS narrows the run, e.g. make mutation MUTANTS='resdeep.engine.schedule*'; mutmut works in mutants/.
+# One thread: mutmut forks a process per mutant, and OpenMP's thread pool does not survive a fork (the child hangs).
 mutation: $(STAMP)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[mutation]'
-	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
 	$(BIN)/mutmut results
 
 clean:

@@ -1,5 +1,20 @@
 """Tests that kill mutants `make mutation` found surviving (docs/testing.md lists them)."""
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from resdeep.data.arrays import ImageArrays
+from resdeep.data.device_loader import DeviceLoader, Normalizer
+from resdeep.engine.checkpoint import load_checkpoint_file, load_latest_checkpoint, save_checkpoint
 from resdeep.engine.schedule import iterations_per_epoch
+from resdeep.errors import UserError
+from resdeep.models import build_model, model_config
+from resdeep.models.blocks import Bottleneck
+from resdeep.models.summary import count_params
+from resdeep.report.paper import paper_error
 
 
 def test_an_epoch_is_the_number_of_full_batches_in_the_training_set():
@@ -8,3 +23,112 @@ def test_an_epoch_is_the_number_of_full_batches_in_the_training_set():
     assert iterations_per_epoch(45_000, 128) == 351
     assert iterations_per_epoch(255, 128) == 1 and iterations_per_epoch(128, 128) == 1  # one batch: one iteration
     assert iterations_per_epoch(256, 128) == 2
+
+
+# Survivors of `make mutation` in report/paper.py, models/blocks.py and engine/checkpoint.py (docs/testing.md).
+
+
+
+def test_the_paper_column_is_empty_for_a_data_set_the_papers_never_used():
+    assert paper_error("cifar10", "resnet110") == 6.43 and paper_error("imagenet", "resnet34") == 25.03
+    assert paper_error("synthetic", "resnet20") is None and paper_error("cifar10", "plain20") is None
+
+
+def test_a_preact_net_downsamples_and_its_projections_see_the_pre_activated_input():
+    torch.manual_seed(0)
+    # Option B adds a 1x1 projection and its BN at both widenings: 16*32 + 2*32 and 32*64 + 2*64 parameters.
+    model = build_model(model_config("cifar", depth=20, block="preact", shortcut="B")).eval()
+    assert count_params(model) == 269_722 + (16 * 32 + 64) + (32 * 64 + 128)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)  # 32 -> 16 -> 8 pixels, or the additions fail
+    block = model.blocks[3]  # the first block of the second stage: stride 2, 16 -> 32 channels
+    for bn in (block.bn1, block.bn2):
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(1, 16, 8, 8)
+    pre = torch.relu(block.bn1(x))
+    branch = block.conv2(torch.relu(block.bn2(block.conv1(pre))))
+    assert branch.shape == (1, 32, 4, 4)
+    assert torch.allclose(block(x), branch + block.shortcut(pre), atol=1e-6)
+
+
+def test_a_bottleneck_adds_its_identity_after_the_branch_and_strides_its_first_1x1_by_default():
+    torch.manual_seed(0)
+    block = Bottleneck(64, 16, 1, "A").eval()
+    x = torch.randn(1, 64, 8, 8)
+    branch = block.bn3(block.conv3(torch.relu(block.bn2(block.conv2(torch.relu(block.bn1(block.conv1(x))))))))
+    assert torch.allclose(block(x), torch.relu(branch + x), atol=1e-6)
+    assert Bottleneck(64, 16, 2, "B").conv1.stride == (2, 2)  # the paper's Table 1 net (stride_on_3x3 is the option)
+
+
+def test_another_models_checkpoint_names_the_first_tensor_only_one_side_has_and_at_most_three_differences(tmp_path):
+    ours = nn.Sequential(nn.Linear(4, 4))
+    theirs = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))  # adds "1.bias" and "1.weight"
+    save_checkpoint(tmp_path, 10, {"iteration": 10, "model": theirs.state_dict(), "config": {"model": {"a": 1, "b": 1, "c": 1}}}, keep=3)
+    with pytest.raises(UserError) as refused:
+        load_latest_checkpoint(tmp_path, ours, {"a": 2, "b": 2, "c": 2})
+    message = str(refused.value)
+    assert "(model.a=1 there, 2 here; model.b=1 there, 2 here; model.c=1 there, 2 here)" in message
+    assert "tensor(s)" not in message  # the fourth difference is left out
+    with pytest.raises(UserError, match=r"\(2 tensor\(s\) differ, e.g. 1.bias\)"):
+        load_latest_checkpoint(tmp_path, ours, {"a": 1})
+
+
+def test_keep_checkpoints_keeps_the_newest_ones(tmp_path):
+    for iteration in (10, 20, 30, 40):
+        save_checkpoint(tmp_path, iteration, {"iteration": iteration}, keep=2)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["iter_00000030.pt", "iter_00000040.pt"]
+
+
+class Payload:
+    """Arbitrary Python in a file: torch.load(weights_only=True) must refuse to build it."""
+
+
+def test_a_checkpoint_holding_arbitrary_python_objects_is_refused_and_an_old_numpy_one_still_reads(tmp_path):
+    torch.save({"iteration": 1, "payload": Payload()}, tmp_path / "hostile.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        load_checkpoint_file(tmp_path / "hostile.pt")
+    # Before the generator state became a tensor, checkpoints held numpy's state: our own format, still read.
+    state = np.random.RandomState(0).get_state()
+    torch.save({"iteration": 2, "numpy": state}, tmp_path / "old.pt")
+    loaded = load_checkpoint_file(tmp_path / "old.pt")
+    assert loaded["iteration"] == 2 and np.array_equal(loaded["numpy"][1], state[1])
+
+
+def test_each_damaged_checkpoint_is_named_with_what_is_wrong_and_what_happens_next(tmp_path, capsys):
+    for iteration, says in ((10, 10), (20, 20), (30, 5)):  # the newest file says iteration 5: copied or renamed
+        save_checkpoint(tmp_path, iteration, {"iteration": says}, keep=5)
+    paths = {i: tmp_path / "checkpoints" / f"iter_{i:08d}.pt" for i in (10, 20, 30)}
+    paths[20].write_bytes(b"garbage")
+    assert load_latest_checkpoint(tmp_path)["iteration"] == 10
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"resdeep: checkpoint {paths[30]} is damaged (ValueError: it says iteration 5); trying the previous one"
+    assert lines[1].startswith(f"resdeep: checkpoint {paths[20]} is damaged (") and lines[1].endswith("); trying the previous one")
+    assert len(lines) == 2
+    paths[10].write_bytes(b"garbage")
+    assert load_latest_checkpoint(tmp_path) is None
+    assert capsys.readouterr().err.splitlines()[-1].endswith("); no earlier checkpoint is left")
+
+
+def test_a_fresh_run_prints_nothing_about_checkpoints(tmp_path, capsys):
+    assert load_latest_checkpoint(tmp_path, nn.Linear(2, 2), {}) is None
+    assert capsys.readouterr().err == ""
+
+
+def test_a_checkpoint_folder_that_cannot_be_made_is_one_line_saying_no_earlier_checkpoint_exists(tmp_path):
+    (tmp_path / "checkpoints").write_text("a file where the folder goes")  # fails before a byte is written
+    with pytest.raises(UserError, match=r"cannot write checkpoint .*iter_00000010.pt: File exists; no earlier checkpoint exists\."):
+        save_checkpoint(tmp_path, 10, {"iteration": 10}, keep=3)
+
+
+def test_channel_standardisation_gives_each_channel_mean_0_and_std_1_on_the_training_images():
+    generator = torch.Generator().manual_seed(0)
+    images = (torch.rand(64, 3, 4, 4, generator=generator) * torch.tensor([60.0, 120.0, 250.0])[:, None, None]).to(torch.uint8)
+    scaled = Normalizer(images, "channel_std")(images)
+    assert torch.allclose(scaled.mean((0, 2, 3)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(scaled.std((0, 2, 3)), torch.ones(3), atol=1e-4)
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_by_number():
+    data = ImageArrays(torch.zeros(32, 3, 4, 4, dtype=torch.uint8), torch.zeros(32, dtype=torch.int64))
+    with pytest.raises(ValueError, match="^batch 64 is larger than the 32 training images$"):
+        DeviceLoader(data, 64, Normalizer(data.images, "pixel_mean"), torch.device("cpu"), seed=0)

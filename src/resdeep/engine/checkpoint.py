@@ -109,7 +109,8 @@ def load_latest_checkpoint(run_dir: Path, model: Optional[torch.nn.Module] = Non
                 raise ValueError(f"it says iteration {state.get('iteration')}")
         except Exception as error:  # noqa: BLE001 - any damage means: fall back to the previous one
             next_step = "trying the previous one" if index + 1 < len(paths) else "no earlier checkpoint is left"
-            print(f"resdeep: checkpoint {path} is damaged ({type(error).__name__}: {error}); {next_step}", file=sys.stderr)
+            reason = (str(error).strip().splitlines() or [""])[0]  # torch's unpickling errors run to a dozen lines
+            print(f"resdeep: checkpoint {path} is damaged ({type(error).__name__}: {reason}); {next_step}", file=sys.stderr)
             continue
         if model is not None:
             check_same_model(path, state, model, model_config)
