@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from resdeep.data.arrays import ImageArrays
-from resdeep.data.device_loader import DeviceLoader, Normalizer
+from resdeep.data.device_loader import DeviceLoader, Normalizer, augment_batch
 from resdeep.engine.checkpoint import load_checkpoint_file, load_latest_checkpoint, save_checkpoint
 from resdeep.engine.schedule import iterations_per_epoch
 from resdeep.errors import UserError
@@ -132,3 +132,38 @@ def test_a_batch_larger_than_the_training_set_is_refused_by_number():
     data = ImageArrays(torch.zeros(32, 3, 4, 4, dtype=torch.uint8), torch.zeros(32, dtype=torch.int64))
     with pytest.raises(ValueError, match="^batch 64 is larger than the 32 training images$"):
         DeviceLoader(data, 64, Normalizer(data.images, "pixel_mean"), torch.device("cpu"), seed=0)
+
+
+def labelled_by_index(count=24):
+    """Images whose label is their index, every pixel at least 1 (so zero padding is the only source of zeros)."""
+    images = torch.randint(1, 256, (count, 3, 8, 8), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
+    return ImageArrays(images, torch.arange(count))
+
+
+def test_each_epoch_shows_every_image_once_and_counts_the_epochs():
+    data = labelled_by_index()
+    loader = DeviceLoader(data, 8, Normalizer(data.images, "pixel_mean"), torch.device("cpu"), seed=0)
+    for epoch in (0, 1):
+        seen = torch.cat([loader.next_batch()[1] for _ in range(3)])  # 24 images in batches of 8
+        assert sorted(seen.tolist()) == list(range(24)) and loader.epoch == epoch
+    loader.next_batch()
+    assert loader.epoch == 2
+
+
+def test_reflection_padding_reaches_the_loader_and_without_augmentation_batches_are_the_normalised_originals():
+    data = labelled_by_index()
+    scale = Normalizer(data.images, "none")  # x / 255: no zeros except where padding puts them
+    zeros = DeviceLoader(data, 24, scale, torch.device("cpu"), seed=0)
+    reflect = DeviceLoader(data, 24, scale, torch.device("cpu"), seed=0, pad_mode="reflect")
+    assert (zeros.next_batch()[0] == 0).any() and not (reflect.next_batch()[0] == 0).any()
+    plain = DeviceLoader(data, 8, scale, torch.device("cpu"), seed=0, augment=False)
+    images, labels = plain.next_batch()
+    assert torch.equal(images, data.images[labels].float() / 255)
+
+
+def test_augmentation_divides_by_each_channels_std():
+    images = torch.randint(0, 256, (2, 3, 4, 4), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
+    mean, std = torch.rand(3, 4, 4), torch.tensor([0.5, 0.25, 2.0])[:, None, None]
+    unshifted = torch.full((2, 2), 4)  # offset 4 of 0..8: no shift; no flip
+    out = augment_batch(images, torch.arange(2), unshifted, torch.zeros(2, dtype=torch.bool), mean, std, pad=4)
+    assert torch.allclose(out, (images.float() / 255 - mean) / std)
