@@ -9,10 +9,12 @@ from torch import nn
 from resdeep.data.arrays import ImageArrays
 from resdeep.data.device_loader import DeviceLoader, Normalizer, augment_batch
 from resdeep.engine.checkpoint import load_checkpoint_file, load_latest_checkpoint, save_checkpoint
-from resdeep.engine.schedule import iterations_per_epoch
+from resdeep.config import RecipeConfig
+from resdeep.engine.schedule import ScheduleState, end_warmup_if_ready, in_iterations, iterations_per_epoch, update_plateau
 from resdeep.errors import UserError
 from resdeep.models import build_model, model_config
 from resdeep.models.blocks import Bottleneck
+from resdeep.models.init import init_weights
 from resdeep.models.summary import count_params
 from resdeep.report.paper import paper_error
 
@@ -167,3 +169,37 @@ def test_augmentation_divides_by_each_channels_std():
     unshifted = torch.full((2, 2), 4)  # offset 4 of 0..8: no shift; no flip
     out = augment_batch(images, torch.arange(2), unshifted, torch.zeros(2, dtype=torch.bool), mean, std, pad=4)
     assert torch.allclose(out, (images.float() / 255 - mean) / std)
+
+
+# Survivors of the schedule and init (the first run on one thread; docs/testing.md).
+
+def test_a_recipe_of_less_than_one_iteration_trains_exactly_one():
+    recipe = RecipeConfig(batch_size=128, max_iters=None, milestones=[], epochs=1, milestone_epochs=[])
+    assert in_iterations(recipe, 128).max_iters == 1  # one full batch: one iteration, not two
+    assert in_iterations(RecipeConfig(batch_size=128, max_iters=None, milestones=[], epochs=0.001, milestone_epochs=[]), 50_000).max_iters == 1
+
+
+def test_warm_up_ends_only_below_the_threshold_not_at_it():
+    recipe = RecipeConfig(warmup_until_error=80.0)
+    state = ScheduleState(warming_up=True)
+    assert not end_warmup_if_ready(state, 80.0, 100, recipe) and state.warming_up  # "below 80%" (Section 4.2)
+    assert end_warmup_if_ready(state, 79.9, 200, recipe) and state.warmup_ended_at == 200
+
+
+def test_a_plateau_needs_more_than_the_threshold_and_patience_restarts_after_each_drop():
+    recipe, state = RecipeConfig(plateau=True, plateau_patience=2, plateau_threshold=0.5), ScheduleState()
+    assert not update_plateau(state, 40.0, recipe)
+    assert not update_plateau(state, 39.5, recipe) and state.plateau_waited == 1  # exactly the threshold: no improvement
+    assert update_plateau(state, 39.6, recipe) and state.plateau_drops == 1  # second evaluation without: drop
+    assert not update_plateau(state, 39.6, recipe)  # patience starts again from zero after a drop
+    assert update_plateau(state, 39.6, recipe) and state.plateau_drops == 2
+
+
+def test_init_zeroes_conv_biases_and_leaves_bn_weights_at_one_unless_asked():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, bias=True), nn.BatchNorm2d(4))
+    nn.init.ones_(model[0].bias)
+    init_weights(model)
+    assert torch.equal(model[0].bias, torch.zeros(4))
+    net = build_model(model_config("cifar", depth=8, width=4))
+    init_weights(net)  # the paper: no zero-init of the last BN
+    assert all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in net.modules() if isinstance(m, nn.BatchNorm2d))
