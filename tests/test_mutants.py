@@ -1,5 +1,6 @@
 """Tests that kill mutants `make mutation` found surviving (docs/testing.md lists them)."""
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -8,7 +9,9 @@ from torch import nn
 
 from resdeep.data.arrays import ImageArrays
 from resdeep.data.device_loader import DeviceLoader, Normalizer, augment_batch
+from resdeep.config import TrainerConfig
 from resdeep.engine.checkpoint import load_checkpoint_file, load_latest_checkpoint, save_checkpoint
+from resdeep.engine.fastpath import FastPath, changes_per_step, make_optimizer, make_train_step, resolve_fast_path, set_learning_rate
 from resdeep.config import RecipeConfig
 from resdeep.engine.schedule import ScheduleState, end_warmup_if_ready, in_iterations, iterations_per_epoch, update_plateau
 from resdeep.errors import UserError
@@ -203,3 +206,37 @@ def test_init_zeroes_conv_biases_and_leaves_bn_weights_at_one_unless_asked():
     net = build_model(model_config("cifar", depth=8, width=4))
     init_weights(net)  # the paper: no zero-init of the last BN
     assert all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in net.modules() if isinstance(m, nn.BatchNorm2d))
+
+
+# Survivors of engine/fastpath.py (docs/testing.md).
+
+def test_auto_switches_turn_on_for_cuda_only_and_explicit_ones_are_obeyed():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")  # a device object needs no GPU
+    assert resolve_fast_path(TrainerConfig(), cpu) == FastPath(channels_last=True, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
+    assert resolve_fast_path(TrainerConfig(), cuda) == FastPath(channels_last=True, bf16=True, compile=True, cuda_graphs=True, fused_optimizer=True)
+    assert not resolve_fast_path(TrainerConfig(), cuda, distributed=True).cuda_graphs  # CUDA graphs need one process
+    explicit = resolve_fast_path(TrainerConfig(precision="bf16", compile=True, cuda_graphs=False, channels_last=False), cpu)
+    assert explicit == FastPath(channels_last=False, bf16=True, compile=True, cuda_graphs=False, fused_optimizer=False)
+    off = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
+    assert off.describe() == "off (plain fp32 eager)" and explicit.describe() == "bf16, compile"
+
+
+def test_the_rate_is_written_into_a_tensor_rate_in_place():
+    rate = torch.tensor(0.1)  # what a CUDA graph reads: the same tensor must hold the new value
+    scalars = {"params": [nn.Parameter(torch.zeros(1))], "lr": rate, "lr_factor": 0.5}  # Fixup's scalars: a factor
+    weights = {"params": [nn.Parameter(torch.zeros(1))], "lr": 0.1}  # no factor: the rate itself
+    optimizer = torch.optim.SGD([scalars, weights], lr=0.1)
+    set_learning_rate(optimizer, 0.04)
+    assert optimizer.param_groups[0]["lr"] is rate and torch.equal(rate, torch.tensor(0.02))
+    assert optimizer.param_groups[1]["lr"] == 0.04
+
+
+def test_only_a_net_that_drops_blocks_turns_whole_step_capture_off():
+    dropping = build_model(model_config("cifar", depth=8, width=4, stochastic_depth=0.5))
+    assert changes_per_step(dropping) and not changes_per_step(build_model(model_config("cifar", depth=8, width=4)))
+    fast = FastPath(channels_last=False, bf16=False, compile=True, cuda_graphs=True, fused_optimizer=False)
+    sgd = SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=0, nesterov=False)
+    said = []
+    step = make_train_step(dropping, make_optimizer(dropping, sgd, fast), fast, torch.device("cpu"), (2, 3, 32, 32), said.append)
+    assert not fast.compile and not fast.cuda_graphs and step.forward is dropping
+    assert said == ["the net's forward changes per step (stochastic depth): whole-step CUDA graph and torch.compile turned off"]
