@@ -11,7 +11,7 @@ from resdeep.data.arrays import ImageArrays
 from resdeep.data.device_loader import DeviceLoader, Normalizer, augment_batch
 from resdeep.config import TrainerConfig
 from resdeep.engine.checkpoint import load_checkpoint_file, load_latest_checkpoint, save_checkpoint
-from resdeep.engine.fastpath import FastPath, changes_per_step, make_optimizer, make_train_step, resolve_fast_path, set_learning_rate
+from resdeep.engine.fastpath import FastPath, autocast_context, changes_per_step, make_optimizer, make_train_step, resolve_fast_path, set_learning_rate
 from resdeep.config import RecipeConfig
 from resdeep.engine.schedule import ScheduleState, end_warmup_if_ready, in_iterations, iterations_per_epoch, update_plateau
 from resdeep.errors import UserError
@@ -240,3 +240,35 @@ def test_only_a_net_that_drops_blocks_turns_whole_step_capture_off():
     step = make_train_step(dropping, make_optimizer(dropping, sgd, fast), fast, torch.device("cpu"), (2, 3, 32, 32), said.append)
     assert not fast.compile and not fast.cuda_graphs and step.forward is dropping
     assert said == ["the net's forward changes per step (stochastic depth): whole-step CUDA graph and torch.compile turned off"]
+
+
+def test_one_number_parameters_get_their_own_rate_only_when_the_recipe_asks():
+    net = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))  # the second layer's bias is a one-number parameter
+    net.scale = nn.Parameter(torch.ones(1))  # a Fixup multiplier
+    sgd = SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=False, scalar_lr_factor=0.1)
+    off = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
+    groups = make_optimizer(net, sgd, off).param_groups
+    assert [(len(g["params"]), g["lr_factor"], g["lr"]) for g in groups] == [(3, 1.0, 0.1), (2, 0.1, pytest.approx(0.01))]
+    assert {id(p) for p in groups[1]["params"]} == {id(net[1].bias), id(net.scale)}
+    assert not groups[0].get("fused") and groups[0]["momentum"] == 0.9 and groups[0]["weight_decay"] == 1e-4
+    for factor in (1.0, None):  # the paper's recipe (1.0), or a recipe without the option: one group
+        recipe = SimpleNamespace(**{k: v for k, v in vars(sgd).items() if k != "scalar_lr_factor"}, **({"scalar_lr_factor": factor} if factor else {}))
+        assert [(len(g["params"]), g["lr_factor"]) for g in make_optimizer(net, recipe, off).param_groups] == [(5, 1.0)]
+    assert [len(g["params"]) for g in make_optimizer(nn.Linear(3, 2), sgd, off).param_groups] == [2]  # no scalars: one group
+
+
+def test_the_fused_sgd_kernel_is_asked_for_with_fused_optimizer_or_cuda_graphs_and_a_graph_reads_a_tensor_rate():
+    net, sgd = nn.Linear(3, 2), SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=0, nesterov=False)
+    switches = dict(channels_last=False, bf16=False, compile=False)
+    fused = make_optimizer(net, sgd, FastPath(**switches, cuda_graphs=False, fused_optimizer=True)).param_groups[0]
+    assert fused["fused"] is True and fused["lr"] == 0.1  # a float rate: nothing captured reads it
+    graphed = make_optimizer(net, sgd, FastPath(**switches, cuda_graphs=True, fused_optimizer=False)).param_groups[0]
+    assert graphed["fused"] is True and isinstance(graphed["lr"], torch.Tensor) and torch.equal(graphed["lr"], torch.tensor(0.1))
+
+
+@pytest.mark.filterwarnings("ignore:CUDA is not available")
+def test_bf16_autocast_asks_for_bfloat16_without_a_weight_cache_also_where_float16_is_the_default():
+    bf16 = FastPath(channels_last=False, bf16=True, compile=False, cuda_graphs=False, fused_optimizer=False)
+    context = autocast_context(bf16, torch.device("cuda"))()  # CUDA's own default is float16; no GPU is needed to build it
+    assert context.fast_dtype == torch.bfloat16
+    assert context._cache_enabled is False  # a weight-cast cache is not allowed under CUDA graph capture
