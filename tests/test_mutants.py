@@ -215,6 +215,10 @@ def test_auto_switches_turn_on_for_cuda_only_and_explicit_ones_are_obeyed():
     assert resolve_fast_path(TrainerConfig(), cpu) == FastPath(channels_last=True, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
     assert resolve_fast_path(TrainerConfig(), cuda) == FastPath(channels_last=True, bf16=True, compile=True, cuda_graphs=True, fused_optimizer=True)
     assert not resolve_fast_path(TrainerConfig(), cuda, distributed=True).cuda_graphs  # CUDA graphs need one process
+    assert resolve_fast_path(TrainerConfig(channels_last=True, fused_optimizer=True), cpu).channels_last  # fused: CUDA only
+    assert not resolve_fast_path(TrainerConfig(fused_optimizer=True), cpu).fused_optimizer
+    assert resolve_fast_path(TrainerConfig(cuda_graphs=False, fused_optimizer=False), cuda) == FastPath(
+        channels_last=True, bf16=True, compile=True, cuda_graphs=False, fused_optimizer=False)
     explicit = resolve_fast_path(TrainerConfig(precision="bf16", compile=True, cuda_graphs=False, channels_last=False), cpu)
     assert explicit == FastPath(channels_last=False, bf16=True, compile=True, cuda_graphs=False, fused_optimizer=False)
     off = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
@@ -240,6 +244,26 @@ def test_only_a_net_that_drops_blocks_turns_whole_step_capture_off():
     step = make_train_step(dropping, make_optimizer(dropping, sgd, fast), fast, torch.device("cpu"), (2, 3, 32, 32), said.append)
     assert not fast.compile and not fast.cuda_graphs and step.forward is dropping
     assert said == ["the net's forward changes per step (stochastic depth): whole-step CUDA graph and torch.compile turned off"]
+    compile_only = FastPath(channels_last=False, bf16=False, compile=True, cuda_graphs=False, fused_optimizer=False)
+    make_train_step(dropping, make_optimizer(dropping, sgd, compile_only), compile_only, torch.device("cpu"), (2, 3, 32, 32), said.append)
+    assert not compile_only.compile and len(said) == 2  # compile alone is turned off too
+    eager = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
+    make_train_step(dropping, make_optimizer(dropping, sgd, eager), eager, torch.device("cpu"), (2, 3, 32, 32), said.append)
+    assert len(said) == 2  # nothing to turn off, nothing said
+
+
+def test_a_step_returns_the_batchs_summed_loss_and_error_count_and_updates_with_nesterov_when_asked():
+    torch.manual_seed(0)
+    net, images, labels = nn.Linear(4, 3), torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    with torch.no_grad():
+        expected_loss = torch.nn.functional.cross_entropy(net(images), labels, reduction="sum")
+        expected_errors = (net(images).argmax(1) != labels).sum()
+    eager = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
+    sgd = SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=0, nesterov=True)
+    optimizer = make_optimizer(net, sgd, eager)
+    assert optimizer.param_groups[0]["nesterov"] is True
+    loss, errors = make_train_step(net, optimizer, eager, torch.device("cpu"), (6, 4), print)(images, labels)
+    assert torch.allclose(loss, expected_loss) and int(errors) == int(expected_errors)
 
 
 def test_one_number_parameters_get_their_own_rate_only_when_the_recipe_asks():
