@@ -5,6 +5,7 @@ import errno
 import shutil
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -117,16 +118,23 @@ def save_hydra_files(run_dir: Path, hydra_files: Dict[str, str]) -> None:
         atomic_write_text(run_dir / HYDRA_DIR / name, text)
 
 
-def disk_full(error: OSError, run_dir: Path, path: Optional[Path] = None) -> UserError:
-    """One line for a full disk (or quota, or file-size limit) outside a checkpoint: metrics.jsonl, train.log, result.json.
+@contextmanager
+def one_line_when_the_disk_is_full(run_dir: Path, path: Optional[Path] = None):
+    """A full disk (or quota, or file-size limit) outside a checkpoint, e.g. in metrics.jsonl, train.log or result.json,
+    becomes one line naming the file (`path` when the error names none) and the last checkpoint.
 
     The checkpoints are written atomically, so the last one is whole and the same command resumes from it."""
-    from resdeep.engine.checkpoint import checkpoint_paths
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            raise
+        from resdeep.engine.checkpoint import checkpoint_paths
 
-    where = error.filename or path or f"a file in {run_dir}"
-    latest = checkpoint_paths(run_dir)
-    kept = f"the last checkpoint, {latest[0][1]}, is intact" if latest else "no checkpoint was written yet"
-    return UserError(f"cannot write {where}: {error.strerror or error}; {kept}. Free some space, then run the same command again to resume")
+        where = error.filename or path or f"a file in {run_dir}"
+        latest = checkpoint_paths(run_dir)
+        kept = f"the last checkpoint, {latest[0][1]}, is intact" if latest else "no checkpoint was written yet"
+        raise UserError(f"cannot write {where}: {error.strerror or error}; {kept}. Free some space, then run the same command again to resume") from None
 
 
 def run_job(cfg: DictConfig, run_dir: str, hydra_files: Optional[Dict[str, str]] = None) -> dict:
@@ -158,13 +166,10 @@ def run_job(cfg: DictConfig, run_dir: str, hydra_files: Optional[Dict[str, str]]
             save_hydra_files(run_dir, hydra_files or {})
             (run_dir / RESULT_FILE).unlink(missing_ok=True)  # a longer max_iters continues a finished run
         barrier(world)
-        with StopRequest() as stop:
+        # The disk check wraps the handlers below: its one line is not a refusal that forgets the run.
+        with StopRequest() as stop, one_line_when_the_disk_is_full(run_dir):
             try:
                 result = train(config, run_dir, world, stop)
-            except OSError as error:
-                if error.errno not in DISK_FULL:
-                    raise
-                raise disk_full(error, run_dir) from None
             except UserError:
                 if new_run and world.is_main and not (run_dir / "checkpoints").exists():
                     forget_run(run_dir)  # refused before training (e.g. by the data): the corrected command starts afresh
@@ -176,12 +181,8 @@ def run_job(cfg: DictConfig, run_dir: str, hydra_files: Optional[Dict[str, str]]
                 stop.hand_over()  # under submitit: it requeues the job, which resumes from the checkpoint
                 sys.exit(INTERRUPTED_EXIT_CODE)
         if world.is_main:
-            try:
+            with one_line_when_the_disk_is_full(run_dir, run_dir / RESULT_FILE):
                 write_json(run_dir / RESULT_FILE, result)
-            except OSError as error:
-                if error.errno not in DISK_FULL:
-                    raise
-                raise disk_full(error, run_dir, run_dir / RESULT_FILE) from None
             test = result["final_test_error"]
             summary = "diverged" if result["diverged"] else f"final test error {test:.2f}%"
             print(f"resdeep: {result['model']} seed {config.seed}: {summary} after {result['iterations']} iterations -> {run_dir}")
