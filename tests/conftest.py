@@ -34,7 +34,6 @@ def in_process(*args, cwd=None, env=None):
     import contextlib
     import io
     import logging
-    import os
     import signal
 
     import torch

@@ -215,13 +215,17 @@ def wait_for(path, process, seconds=120):
 def test_torchrun_runs_resume_bitwise_identical_after_a_killed_worker_or_a_sigterm(tmp_path):
     iters = 80  # after the checkpoint at 10, 70 more iterations to kill a worker or stop torchrun in
     args = tiny(tmp_path, "trainer.checkpoint_every=10", "trainer.eval_every=40", "model.width=4", iters=iters)
+
+    def run(name):
+        return run_dir(tmp_path, name, model="resnet8-w4")
+
     whole = torchrun(*args, "name=whole")
     _, stderr = whole.communicate(timeout=300)
     assert whole.returncode == 0, stderr[-3000:]
 
     # A worker dies without warning: torchrun restarts the group, which resumes from the last checkpoint.
     killed = torchrun(*args, "name=killed", max_restarts=1)
-    wait_for(run_dir(tmp_path, "killed", model="resnet8-w4") / "checkpoints" / "iter_00000010.pt", killed)
+    wait_for(run("killed") / "checkpoints" / "iter_00000010.pt", killed)
     workers = resdeep_workers(killed.pid)
     assert len(workers) == 2 and killed.poll() is None, "both workers should be training"
     os.kill(max(workers), signal.SIGKILL)
@@ -232,7 +236,7 @@ def test_torchrun_runs_resume_bitwise_identical_after_a_killed_worker_or_a_sigte
     # A scheduler stops torchrun: every rank stops at the same iteration after a checkpoint; the same
     # command resumes.
     stopped = torchrun(*args, "name=stopped", max_restarts=1)
-    wait_for(run_dir(tmp_path, "stopped", model="resnet8-w4") / "checkpoints" / "iter_00000010.pt", stopped)
+    wait_for(run("stopped") / "checkpoints" / "iter_00000010.pt", stopped)
     stopped.send_signal(signal.SIGTERM)
     _, stderr = stopped.communicate(timeout=300)
     # Rank 0 alone announces the stop. torchrun itself ends with 1 and its own SignalException traceback:
@@ -243,13 +247,13 @@ def test_torchrun_runs_resume_bitwise_identical_after_a_killed_worker_or_a_sigte
     stdout, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0 and "resuming" in stdout + stderr, stderr[-3000:]
 
-    expected = final_weights(run_dir(tmp_path, "whole", model="resnet8-w4"), iters)
+    expected = final_weights(run("whole"), iters)
     for name in ("killed", "stopped"):
-        folder = run_dir(tmp_path, name, model="resnet8-w4")
+        folder = run(name)
         weights = final_weights(folder, iters)
         assert all(torch.equal(expected[key], weights[key]) for key in expected), f"{name}: weights must be bitwise equal"
-        assert metrics(run_dir(tmp_path, "whole", model="resnet8-w4")) == metrics(folder), name
-        assert scalars(run_dir(tmp_path, "whole", model="resnet8-w4"), "error/train") == scalars(folder, "error/train"), name
+        assert metrics(run("whole")) == metrics(folder), name
+        assert scalars(run("whole"), "error/train") == scalars(folder, "error/train"), name
 
 
 def test_a_sweep_under_torchrun_is_refused_in_one_line_before_anything_runs(tmp_path):

@@ -1,4 +1,5 @@
 """Faults a hostile user found (issue 12): data that lies, faults during a run, one line instead of a traceback."""
+import errno
 import gzip
 import json
 import pickle
@@ -175,7 +176,7 @@ def test_when_every_checkpoint_is_damaged_it_says_starting_from_scratch_once(tmp
     assert "using the previous one" not in stderr and stderr.index("iter_00000020") < stderr.index("iter_00000010")
 
 
-DISK_FULL = OSError(28, "No space left on device")  # ENOSPC, naming no file, as a failed write(2) does
+DISK_FULL = OSError(errno.ENOSPC, "No space left on device")  # naming no file, as a failed write(2) does
 
 
 class FullDiskStream:
@@ -209,8 +210,10 @@ def test_a_full_disk_while_writing_metrics_or_the_result_is_one_line_and_the_sam
 
     def open_until_the_disk_fills(path, *rest, **options):  # metrics.jsonl's second append (iteration 20) finds it full
         stream = builtins.open(path, *rest, **options)
-        appends.append(path) if Path(path).name == "metrics.jsonl" else None
-        return FullDiskStream(stream) if Path(path).name == "metrics.jsonl" and len(appends) == 2 else stream
+        if Path(path).name != "metrics.jsonl":
+            return stream
+        appends.append(path)
+        return FullDiskStream(stream) if len(appends) == 2 else stream
 
     monkeypatch.setattr(logger, "open", open_until_the_disk_fills, raising=False)
     done = in_process("train", *args)
@@ -218,12 +221,13 @@ def test_a_full_disk_while_writing_metrics_or_the_result_is_one_line_and_the_sam
     assert f"cannot write {folder / 'metrics.jsonl'}: No space left on device; the last checkpoint, {folder / 'checkpoints' / 'iter_00000010.pt'}, is intact" in done.stderr
     monkeypatch.undo()
 
+    real_write_json = job.write_json
+
     def write_json_on_a_full_disk(path, data):
         if Path(path).name == "result.json":
             raise DISK_FULL
-        return write_json(path, data)
+        return real_write_json(path, data)
 
-    write_json = job.write_json
     monkeypatch.setattr(job, "write_json", write_json_on_a_full_disk)
     again = in_process("train", *args)  # resumes at 10, trains to 20, and cannot record the result
     assert again.returncode == 2 and again.stderr.count("\n") == 1, again.stderr

@@ -210,6 +210,11 @@ def test_init_zeroes_conv_biases_and_leaves_bn_weights_at_one_unless_asked():
 
 # Survivors of engine/fastpath.py (docs/testing.md).
 
+
+def fast_path(**on) -> FastPath:
+    """Every switch off but those named (a new one each time: make_train_step turns switches off in place)."""
+    return FastPath(**{**dict.fromkeys(("channels_last", "bf16", "compile", "cuda_graphs", "fused_optimizer"), False), **on})
+
 def test_auto_switches_turn_on_for_cuda_only_and_explicit_ones_are_obeyed():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")  # a device object needs no GPU
     assert resolve_fast_path(TrainerConfig(), cpu) == FastPath(channels_last=True, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
@@ -221,8 +226,7 @@ def test_auto_switches_turn_on_for_cuda_only_and_explicit_ones_are_obeyed():
         channels_last=True, bf16=True, compile=True, cuda_graphs=False, fused_optimizer=False)
     explicit = resolve_fast_path(TrainerConfig(precision="bf16", compile=True, cuda_graphs=False, channels_last=False), cpu)
     assert explicit == FastPath(channels_last=False, bf16=True, compile=True, cuda_graphs=False, fused_optimizer=False)
-    off = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
-    assert off.describe() == "off (plain fp32 eager)" and explicit.describe() == "bf16, compile"
+    assert fast_path().describe() == "off (plain fp32 eager)" and explicit.describe() == "bf16, compile"
 
 
 def test_the_rate_is_written_into_a_tensor_rate_in_place():
@@ -238,16 +242,16 @@ def test_the_rate_is_written_into_a_tensor_rate_in_place():
 def test_only_a_net_that_drops_blocks_turns_whole_step_capture_off():
     dropping = build_model(model_config("cifar", depth=8, width=4, stochastic_depth=0.5))
     assert changes_per_step(dropping) and not changes_per_step(build_model(model_config("cifar", depth=8, width=4)))
-    fast = FastPath(channels_last=False, bf16=False, compile=True, cuda_graphs=True, fused_optimizer=False)
+    fast = fast_path(compile=True, cuda_graphs=True)
     sgd = SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=0, nesterov=False)
     said = []
     step = make_train_step(dropping, make_optimizer(dropping, sgd, fast), fast, torch.device("cpu"), (2, 3, 32, 32), said.append)
     assert not fast.compile and not fast.cuda_graphs and step.forward is dropping
     assert said == ["the net's forward changes per step (stochastic depth): whole-step CUDA graph and torch.compile turned off"]
-    compile_only = FastPath(channels_last=False, bf16=False, compile=True, cuda_graphs=False, fused_optimizer=False)
+    compile_only = fast_path(compile=True)
     make_train_step(dropping, make_optimizer(dropping, sgd, compile_only), compile_only, torch.device("cpu"), (2, 3, 32, 32), said.append)
     assert not compile_only.compile and len(said) == 2  # compile alone is turned off too
-    eager = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
+    eager = fast_path()
     make_train_step(dropping, make_optimizer(dropping, sgd, eager), eager, torch.device("cpu"), (2, 3, 32, 32), said.append)
     assert len(said) == 2  # nothing to turn off, nothing said
 
@@ -258,7 +262,7 @@ def test_a_step_returns_the_batchs_summed_loss_and_error_count_and_updates_with_
     with torch.no_grad():
         expected_loss = torch.nn.functional.cross_entropy(net(images), labels, reduction="sum")
         expected_errors = (net(images).argmax(1) != labels).sum()
-    eager = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
+    eager = fast_path()
     sgd = SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=0, nesterov=True)
     optimizer = make_optimizer(net, sgd, eager)
     assert optimizer.param_groups[0]["nesterov"] is True
@@ -270,7 +274,7 @@ def test_one_number_parameters_get_their_own_rate_only_when_the_recipe_asks():
     net = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))  # the second layer's bias is a one-number parameter
     net.scale = nn.Parameter(torch.ones(1))  # a Fixup multiplier
     sgd = SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=False, scalar_lr_factor=0.1)
-    off = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
+    off = fast_path()
     groups = make_optimizer(net, sgd, off).param_groups
     assert [(len(g["params"]), g["lr_factor"], g["lr"]) for g in groups] == [(3, 1.0, 0.1), (2, 0.1, pytest.approx(0.01))]
     assert {id(p) for p in groups[1]["params"]} == {id(net[1].bias), id(net.scale)}
@@ -283,16 +287,15 @@ def test_one_number_parameters_get_their_own_rate_only_when_the_recipe_asks():
 
 def test_the_fused_sgd_kernel_is_asked_for_with_fused_optimizer_or_cuda_graphs_and_a_graph_reads_a_tensor_rate():
     net, sgd = nn.Linear(3, 2), SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=0, nesterov=False)
-    switches = dict(channels_last=False, bf16=False, compile=False)
-    fused = make_optimizer(net, sgd, FastPath(**switches, cuda_graphs=False, fused_optimizer=True)).param_groups[0]
+    fused = make_optimizer(net, sgd, fast_path(fused_optimizer=True)).param_groups[0]
     assert fused["fused"] is True and fused["lr"] == 0.1  # a float rate: nothing captured reads it
-    graphed = make_optimizer(net, sgd, FastPath(**switches, cuda_graphs=True, fused_optimizer=False)).param_groups[0]
+    graphed = make_optimizer(net, sgd, fast_path(cuda_graphs=True)).param_groups[0]
     assert graphed["fused"] is True and isinstance(graphed["lr"], torch.Tensor) and torch.equal(graphed["lr"], torch.tensor(0.1))
 
 
 @pytest.mark.filterwarnings("ignore:CUDA is not available")
 def test_bf16_autocast_asks_for_bfloat16_without_a_weight_cache_also_where_float16_is_the_default():
-    bf16 = FastPath(channels_last=False, bf16=True, compile=False, cuda_graphs=False, fused_optimizer=False)
+    bf16 = fast_path(bf16=True)
     context = autocast_context(bf16, torch.device("cuda"))()  # CUDA's own default is float16; no GPU is needed to build it
     assert context.fast_dtype == torch.bfloat16
     assert context._cache_enabled is False  # a weight-cast cache is not allowed under CUDA graph capture
