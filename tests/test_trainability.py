@@ -158,6 +158,32 @@ def test_a_stochastic_block_draws_once_per_batch_skips_dropped_branches_and_take
         assert torch.allclose(block(x), F.relu(0.4 * branch + block.shortcut(x)))
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["foreach", "fused"])
+def test_a_dropped_block_is_moved_by_weight_decay_and_momentum_as_in_the_authors_torch_code(fused):
+    """Huang et al.'s main.lua zeroes one flat gradient each step and runs optim.sgd over every weight, so a dropped
+    block still gets weight decay and momentum. Fused SGD (CUDA's default) once crashed on the step after a block
+    had been dropped at the first step: its momentum buffer was missing while the others' were not."""
+    torch.manual_seed(0)
+    model = build_model(model_config("cifar", depth=8, width=4, stochastic_depth=0.5))
+    fast = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=fused)
+    recipe = SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=False)
+    optimizer = make_optimizer(model, recipe, fast)
+    step = make_train_step(model, optimizer, fast, torch.device("cpu"), (8, 3, 32, 32))
+    images, labels = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    dropped = model.blocks[0]
+    w0 = dropped.conv1.weight.detach().clone()
+    dropped.survival = 0.0  # dropped at the first step: no gradient from the loss, only weight decay
+    step(images, labels)
+    w1 = w0 - 0.1 * 1e-4 * w0  # momentum buffer = gradient = weight_decay * w0
+    assert torch.allclose(dropped.conv1.weight, w1, rtol=1e-6, atol=0)
+    step(images, labels)  # dropped again: decay of w1 plus momentum 0.9 of the first step's buffer
+    assert torch.allclose(dropped.conv1.weight, w1 - 0.1 * (0.9 * 1e-4 * w0 + 1e-4 * w1), rtol=1e-6, atol=0)
+    dropped.survival = 1.0  # kept: a real gradient now, and every parameter has its momentum buffer
+    w2 = dropped.conv1.weight.detach().clone()
+    step(images, labels)
+    assert not torch.allclose(dropped.conv1.weight, w2 - 0.1 * (0.9 * (0.9 * 1e-4 * w0 + 1e-4 * w1) + 1e-4 * w2), rtol=1e-6, atol=0)
+
+
 def test_the_highway_gate_bias_is_set_and_decides_between_carry_and_transform():
     assert load_config(["model=highway56"]).model.gate_bias == -2.0
     default = build_model(model_config("cifar", depth=8, shortcut="highway"))

@@ -103,6 +103,14 @@ class TrainStep:
         self.optimizer, self.fast = optimizer, fast
         self.autocast = autocast_context(fast, device)
         self.forward = torch.compile(model) if fast.compile else model
+        # A dropped block gets a zero gradient, not none, from the first step on: weight decay and momentum then
+        # move it as in Huang et al.'s Torch code (one flat gradient zeroed each step, optim.sgd over all weights),
+        # and fused SGD, which fails on a momentum buffer missing for some parameters only, can run.
+        self.zero_gradients_of_dropped_blocks = changes_per_step(model)
+        if self.zero_gradients_of_dropped_blocks:
+            for parameter in model.parameters():
+                if parameter.grad is None:
+                    parameter.grad = torch.zeros_like(parameter)
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         return images.contiguous(memory_format=self.fast.memory_format)
@@ -111,7 +119,7 @@ class TrainStep:
         with self.autocast():
             logits = self.forward(self.prepare(images))
         loss = F.cross_entropy(logits.float(), labels)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=not self.zero_gradients_of_dropped_blocks)
         loss.backward()
         self.optimizer.step()
         with torch.no_grad():
