@@ -1,4 +1,5 @@
 """Tests that kill mutants `make mutation` found surviving (docs/testing.md lists them)."""
+import math
 import pickle
 from types import SimpleNamespace
 
@@ -299,3 +300,51 @@ def test_bf16_autocast_asks_for_bfloat16_without_a_weight_cache_also_where_float
     context = autocast_context(bf16, torch.device("cuda"))()  # CUDA's own default is float16; no GPU is needed to build it
     assert context.fast_dtype == torch.bfloat16
     assert context._cache_enabled is False  # a weight-cast cache is not allowed under CUDA graph capture
+
+
+# Survivors of engine/train.py (docs/testing.md).
+
+
+def test_the_device_is_the_processs_gpu_when_asked_or_available_and_a_missing_gpu_is_one_line(monkeypatch):
+    from resdeep.engine.distributed import World
+    from resdeep.engine.train import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("cpu", World()) == torch.device("cpu") and pick_device("auto", World()) == torch.device("cpu")
+    with pytest.raises(UserError) as refused:
+        pick_device("cuda", World())
+    assert str(refused.value) == "trainer.device=cuda but no CUDA GPU is visible; use trainer.device=cpu or auto"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    second_gpu = World(rank=3, local_rank=1, size=4)  # torchrun's fourth process, the second on its node
+    assert pick_device("auto", World()) == torch.device("cuda", 0)
+    assert pick_device("auto", second_gpu) == torch.device("cuda", 1) and pick_device("cuda", second_gpu) == torch.device("cuda", 1)
+    assert pick_device("cpu", second_gpu) == torch.device("cpu")
+
+
+def test_divergence_is_nan_inf_or_strictly_above_the_limit_and_no_limit_means_only_nan_inf():
+    from resdeep.engine.train import has_diverged
+
+    assert not has_diverged(1e30, None) and has_diverged(math.nan, None) and has_diverged(math.inf, None)
+    assert not has_diverged(5.0, 5.0) and has_diverged(5.000001, 5.0) and has_diverged(-math.inf, 5.0)
+
+
+def test_the_training_window_sums_in_float64_over_adds_and_starts_again_after_a_read():
+    from resdeep.engine.distributed import World
+    from resdeep.engine.train import TrainWindow
+
+    window = TrainWindow(torch.device("cpu"))
+    window.add(torch.tensor(3.0), torch.tensor(1), 4)
+    window.add(torch.tensor(5.0), torch.tensor(2), 4)
+    assert window.read_and_reset(World()) == (37.5, 1.0)  # 3 wrong of 8 images; loss 8 over 8 images
+    window.add(torch.tensor(2.0 ** 24 + 1, dtype=torch.float64), torch.tensor(1), 1)  # float32 would round it to 2**24
+    assert window.read_and_reset(World()) == (100.0, 2.0 ** 24 + 1)  # one image: 1 wrong of 1
+    assert window.read_and_reset(World()) == (0.0, 0.0)  # an empty window, after the reset: no division by zero
+
+
+def test_each_process_gets_an_integer_share_of_the_global_batch():
+    from resdeep.engine.distributed import World
+    from resdeep.engine.train import local_batch_shape
+
+    cfg, data = SimpleNamespace(recipe=SimpleNamespace(batch_size=128)), SimpleNamespace(shape=SimpleNamespace(channels=3, size=32))
+    shape = local_batch_shape(cfg, data, World(size=2))
+    assert shape == (64, 3, 32, 32) and all(type(n) is int for n in shape)  # a float would break torch.zeros(shape)
