@@ -348,3 +348,29 @@ def test_each_process_gets_an_integer_share_of_the_global_batch():
     cfg, data = SimpleNamespace(recipe=SimpleNamespace(batch_size=128)), SimpleNamespace(shape=SimpleNamespace(channels=3, size=32))
     shape = local_batch_shape(cfg, data, World(size=2))
     assert shape == (64, 3, 32, 32) and all(type(n) is int for n in shape)  # a float would break torch.zeros(shape)
+
+
+def test_a_recipe_in_epochs_runs_its_iterations_and_the_log_says_what_ran_and_how_long(tmp_path):
+    """64 images in batches of 32: 2 iterations an epoch, so 3 epochs are 6 iterations and the milestone at epoch
+    2 is iteration 4. The run's first lines name the net, its parameters (ResNet-8: 75,290 by hand), the data, the
+    device and the fast path; no time is counted that was not spent."""
+    import json
+    import time
+
+    from conftest import in_process
+
+    started = time.perf_counter()
+    done = in_process("train", "data=synthetic", "data.train_size=64", "data.test_size=32", "model=resnet20", "model.depth=8",
+                      "recipe=smoke", "recipe.batch_size=32", "recipe.epochs=3", "recipe.milestone_epochs=[2]", "recipe.max_iters=null", "recipe.milestones=[]",
+                      "trainer.log_every=2", "trainer.eval_every=2", "trainer.device=cpu", "trainer.progress=lines", f"out_dir={tmp_path}")
+    wall = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    run = next(tmp_path.rglob("result.json")).parent
+    log = (run / "train.log").read_text()
+    assert "resnet8 on synthetic: 75,290 parameters, 64 training images, device cpu, fast path: channels_last\n" in log
+    assert "recipe smoke in epochs: 3 epochs of 2 iterations = 6 iterations, lr milestones at [4]" in log
+    result = json.loads((run / "result.json").read_text())
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert result["iterations"] == result["max_iters"] == 6
+    assert [(r["iteration"], r["lr"]) for r in records] == [(2, 0.1), (4, 0.1), (6, pytest.approx(0.01))]
+    assert 0 < records[0]["elapsed_s"] < records[-1]["elapsed_s"] <= result["wall_time_s"] <= wall
