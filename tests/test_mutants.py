@@ -350,19 +350,24 @@ def test_each_process_gets_an_integer_share_of_the_global_batch():
     assert shape == (64, 3, 32, 32) and all(type(n) is int for n in shape)  # a float would break torch.zeros(shape)
 
 
-def test_a_recipe_in_epochs_runs_its_iterations_and_the_log_says_what_ran_and_how_long(tmp_path):
+def test_a_recipe_in_epochs_runs_its_iterations_and_every_record_of_the_run_holds_what_it_promises(tmp_path):
     """64 images in batches of 32: 2 iterations an epoch, so 3 epochs are 6 iterations and the milestone at epoch
     2 is iteration 4. The run's first lines name the net, its parameters (ResNet-8: 75,290 by hand), the data, the
-    device and the fast path; no time is counted that was not spent."""
+    device and the fast path; result.json, metrics.jsonl, the checkpoint and TensorBoard hold every field that
+    `resdeep report`, `status` and a resume read, with values worked out from the command (no val split, depth 8:
+    no warm-up, one process on the CPU); no time is counted that was not spent."""
     import json
     import time
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from conftest import in_process
 
     started = time.perf_counter()
     done = in_process("train", "data=synthetic", "data.train_size=64", "data.test_size=32", "model=resnet20", "model.depth=8",
                       "recipe=smoke", "recipe.batch_size=32", "recipe.epochs=3", "recipe.milestone_epochs=[2]", "recipe.max_iters=null", "recipe.milestones=[]",
-                      "trainer.log_every=2", "trainer.eval_every=2", "trainer.device=cpu", "trainer.progress=lines", f"out_dir={tmp_path}")
+                      "trainer.log_every=2", "trainer.eval_every=2", "trainer.device=cpu", "trainer.progress=lines",
+                      "trainer.log_grad_norms=true", f"out_dir={tmp_path}")
     wall = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
     run = next(tmp_path.rglob("result.json")).parent
@@ -374,3 +379,23 @@ def test_a_recipe_in_epochs_runs_its_iterations_and_the_log_says_what_ran_and_ho
     assert result["iterations"] == result["max_iters"] == 6
     assert [(r["iteration"], r["lr"]) for r in records] == [(2, 0.1), (4, 0.1), (6, pytest.approx(0.01))]
     assert 0 < records[0]["elapsed_s"] < records[-1]["elapsed_s"] <= result["wall_time_s"] <= wall
+    assert all(set(r) == {"iteration", "train_error", "train_loss", "lr", "test_error", "test_loss", "elapsed_s"} for r in records)
+    # 2 batches of 32 between log points: an error is a whole number of the 64 images, in percent
+    assert all(0 <= r["train_error"] <= 100 and (r["train_error"] * 64 / 100) == pytest.approx(round(r["train_error"] * 64 / 100)) for r in records)
+    assert all(r["train_loss"] > 0 and r["test_loss"] > 0 for r in records)
+    test_errors = [r["test_error"] for r in records]
+    assert {k: v for k, v in result.items() if k != "wall_time_s"} == {
+        "status": "finished", "diverged": False, "model": "resnet8", "data": "synthetic", "seed": 0, "params": 75290,
+        "iterations": 6, "max_iters": 6, "final_test_error": test_errors[-1], "best_test_error": min(test_errors),
+        "test_error_at_best_val": None, "final_val_error": None, "final_train_error": records[-1]["train_error"],
+        "warmup_ended_at": None, "device": "cpu", "world_size": 1, "fast_path": "channels_last", "skipped_images": 0,
+    }
+    checkpoint = torch.load(run / "checkpoints" / "iter_00000006.pt", weights_only=False)
+    assert set(checkpoint) == {"iteration", "model", "optimizer", "loader", "rng", "schedule", "window", "metrics", "elapsed_s", "config", "scaler"}
+    assert checkpoint["config"]["recipe"]["max_iters"] == 6 and checkpoint["config"]["recipe"]["milestones"] == [4]  # in iterations
+    assert checkpoint["scaler"] is None and checkpoint["metrics"] == records and checkpoint["elapsed_s"] <= result["wall_time_s"]
+    events = EventAccumulator(str(run / "tb"))
+    events.Reload()
+    conv_weights = {f"grad_norm/{name}" for name, p in build_model(model_config("cifar", depth=8)).named_parameters() if p.dim() == 4}
+    assert len(conv_weights) == 7 and {t for t in events.Tags()["scalars"] if t.startswith("grad_norm/")} == conv_weights
+    assert all(e.value > 0 and e.step in (2, 4, 6) for tag in conv_weights for e in events.Scalars(tag))
