@@ -399,3 +399,90 @@ def test_a_recipe_in_epochs_runs_its_iterations_and_every_record_of_the_run_hold
     conv_weights = {f"grad_norm/{name}" for name, p in build_model(model_config("cifar", depth=8)).named_parameters() if p.dim() == 4}
     assert len(conv_weights) == 7 and {t for t in events.Tags()["scalars"] if t.startswith("grad_norm/")} == conv_weights
     assert all(e.value > 0 and e.step in (2, 4, 6) for tag in conv_weights for e in events.Scalars(tag))
+
+
+def short_run(tmp_path, *extra, iters=6):
+    """A seconds-long ResNet-8 run on 64 synthetic images, evaluated and logged every 2 iterations."""
+    return ["train", "data=synthetic", "data.train_size=64", "data.test_size=32", "model=resnet20", "model.depth=8",
+            "recipe=smoke", "recipe.batch_size=32", f"recipe.max_iters={iters}", "trainer.log_every=2", "trainer.eval_every=2",
+            "trainer.checkpoint_every=100", "trainer.device=cpu", "trainer.progress=lines", f"out_dir={tmp_path}", *extra]
+
+
+def test_a_sigterm_during_iteration_3_stops_after_it_with_a_checkpoint_and_the_resumed_run_matches_an_unbroken_one(tmp_path, monkeypatch):
+    """The signal is sent from inside the third step (a real SIGTERM to this process), so where it lands is known."""
+    import json
+    import os
+    import signal
+
+    import resdeep.engine.train as engine
+    from conftest import in_process
+
+    assert in_process(*short_run(tmp_path, "name=whole")).returncode == 0
+    real_make_train_step, calls = engine.make_train_step, []
+
+    def make_train_step(*args, **kwargs):
+        step = real_make_train_step(*args, **kwargs)
+
+        def step_that_is_interrupted(images, labels):
+            calls.append(1)
+            if len(calls) == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return step(images, labels)
+        step_that_is_interrupted.prepare, step_that_is_interrupted.autocast = step.prepare, step.autocast  # evaluation uses them
+        return step_that_is_interrupted
+
+    monkeypatch.setattr(engine, "make_train_step", make_train_step)
+    stopped = in_process(*short_run(tmp_path, "name=cut"))
+    monkeypatch.undo()
+    run = next((tmp_path / "cut").rglob("train.log")).parent
+    assert stopped.returncode == 75, stopped.stderr
+    assert "resdeep: stopped at iteration 3; run the same command again to resume" in stopped.stderr
+    assert "stop requested (SIGTERM): checkpoint saved at iteration 3" in (run / "train.log").read_text()
+    assert [p.name for p in (run / "checkpoints").glob("iter_*.pt")] == ["iter_00000003.pt"] and not (run / "result.json").exists()
+    resumed = in_process(*short_run(tmp_path, "name=cut"))
+    assert resumed.returncode == 0, resumed.stderr
+    whole = next((tmp_path / "whole").rglob("train.log")).parent
+    a = torch.load(whole / "checkpoints" / "iter_00000006.pt", weights_only=False)["model"]
+    b = torch.load(run / "checkpoints" / "iter_00000006.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    rows = [(run / "metrics.jsonl"), (whole / "metrics.jsonl")]
+    strip = lambda path: [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"} for line in path.read_text().splitlines()]  # noqa: E731
+    assert strip(rows[0]) == strip(rows[1])
+
+
+@pytest.mark.parametrize("val_size", [0, 16], ids=["training-error", "val-error"])
+def test_the_plateau_rule_watches_the_val_error_or_else_the_training_error_never_the_test_error(tmp_path, monkeypatch, val_size):
+    """With patience 1 and a threshold no error can beat, the rate is divided at every evaluation after the
+    first: at iterations 4 and 6, so iteration 5 (logged at 6) runs at a tenth of the rate."""
+    import json
+
+    import resdeep.engine.train as engine
+    from conftest import in_process
+
+    watched, real_update = [], engine.update_plateau
+    monkeypatch.setattr(engine, "update_plateau", lambda state, error, recipe: watched.append(error) or real_update(state, error, recipe))
+    done = in_process(*short_run(tmp_path, "recipe.plateau=true", "recipe.plateau_patience=1", "recipe.plateau_threshold=1000",
+                                 "recipe.milestones=[]", f"data.val_size={val_size}"))
+    assert done.returncode == 0, done.stderr
+    run = next(tmp_path.rglob("result.json")).parent
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert watched == [r["val_error"] if val_size else r["train_error"] for r in records]
+    assert [r["lr"] for r in records] == [0.1, 0.1, pytest.approx(0.01)]
+    log = (run / "train.log").read_text()
+    assert "plateau: learning rate divided at iteration 4" in log and "plateau: learning rate divided at iteration 6" in log
+
+
+def test_a_non_finite_test_loss_ends_the_run_as_diverged_without_recording_that_evaluation(tmp_path, monkeypatch):
+    import json
+
+    import resdeep.engine.train as engine
+    from conftest import in_process
+
+    monkeypatch.setattr(engine, "evaluate", lambda *args: (90.0, math.inf))
+    done = in_process(*short_run(tmp_path))
+    assert done.returncode == 0, done.stderr
+    run = next(tmp_path.rglob("result.json")).parent
+    result = json.loads((run / "result.json").read_text())
+    assert result["status"] == "diverged" and result["diverged"] is True and result["iterations"] == 2
+    assert (run / "metrics.jsonl").read_text() == "" and result["final_test_error"] is None
+    assert "diverged at iteration 2: test loss is inf" in (run / "train.log").read_text()
