@@ -448,6 +448,8 @@ def test_a_sigterm_during_iteration_3_stops_after_it_with_a_checkpoint_and_the_r
     rows = [(run / "metrics.jsonl"), (whole / "metrics.jsonl")]
     strip = lambda path: [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"} for line in path.read_text().splitlines()]  # noqa: E731
     assert strip(rows[0]) == strip(rows[1])
+    results = [json.loads((folder / "result.json").read_text()) for folder in (run, whole)]
+    assert [{k: v for k, v in r.items() if k != "wall_time_s"} for r in results][0] == {k: v for k, v in results[1].items() if k != "wall_time_s"}
 
 
 @pytest.mark.parametrize("val_size", [0, 16], ids=["training-error", "val-error"])
@@ -470,6 +472,8 @@ def test_the_plateau_rule_watches_the_val_error_or_else_the_training_error_never
     assert [r["lr"] for r in records] == [0.1, 0.1, pytest.approx(0.01)]
     log = (run / "train.log").read_text()
     assert "plateau: learning rate divided at iteration 4" in log and "plateau: learning rate divided at iteration 6" in log
+    result = json.loads((run / "result.json").read_text())
+    assert result["final_val_error"] == (records[-1]["val_error"] if val_size else None)
 
 
 def test_a_non_finite_test_loss_ends_the_run_as_diverged_without_recording_that_evaluation(tmp_path, monkeypatch):
@@ -485,4 +489,5 @@ def test_a_non_finite_test_loss_ends_the_run_as_diverged_without_recording_that_
     result = json.loads((run / "result.json").read_text())
     assert result["status"] == "diverged" and result["diverged"] is True and result["iterations"] == 2
     assert (run / "metrics.jsonl").read_text() == "" and result["final_test_error"] is None
+    assert 0 <= result["final_train_error"] <= 100  # the training error logged at iteration 2 stands
     assert "diverged at iteration 2: test loss is inf" in (run / "train.log").read_text()
