@@ -76,6 +76,13 @@ def in_process(*args, cwd=None, env=None):
     return subprocess.CompletedProcess(["resdeep", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
+def fast_path(**on):
+    """A FastPath with every switch off but those named (a new one each time: make_train_step turns switches off in place)."""
+    from resdeep.engine.fastpath import FastPath
+
+    return FastPath(**{**dict.fromkeys(("channels_last", "bf16", "compile", "cuda_graphs", "fused_optimizer"), False), **on})
+
+
 def tiny(out_dir, *extra, iters=40):
     """Overrides for a seconds-long CPU run of ResNet-8 on a small slice of the built-in data set."""
     return [

@@ -5,23 +5,20 @@ compiled step with the plain eager step it stands in for, so a mistake in the fa
 that differs from the recipe's, not only as a crash."""
 import copy
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
-from conftest import in_process
-from resdeep.engine.fastpath import FastPath, GraphedTrainStep, make_optimizer, make_train_step, set_learning_rate
+from conftest import fast_path, in_process
+from resdeep.engine.fastpath import GraphedTrainStep, make_optimizer, make_train_step, set_learning_rate
 from resdeep.models import build_model, model_config
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 CUDA = torch.device("cuda")
-SGD = type("Recipe", (), {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4, "nesterov": False})()
-
-
-def fast_path(**on) -> FastPath:
-    return FastPath(**{**dict.fromkeys(("channels_last", "bf16", "compile", "cuda_graphs", "fused_optimizer"), False), **on})
+SGD = SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=False)
 
 
 @pytest.fixture

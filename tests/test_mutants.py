@@ -1,4 +1,5 @@
 """Tests that kill mutants `make mutation` found surviving (docs/testing.md lists them)."""
+import json
 import math
 import pickle
 from types import SimpleNamespace
@@ -8,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import fast_path, in_process
 from resdeep.data.arrays import ImageArrays
 from resdeep.data.device_loader import DeviceLoader, Normalizer, augment_batch
 from resdeep.config import TrainerConfig
@@ -212,10 +214,6 @@ def test_init_zeroes_conv_biases_and_leaves_bn_weights_at_one_unless_asked():
 # Survivors of engine/fastpath.py (docs/testing.md).
 
 
-def fast_path(**on) -> FastPath:
-    """Every switch off but those named (a new one each time: make_train_step turns switches off in place)."""
-    return FastPath(**{**dict.fromkeys(("channels_last", "bf16", "compile", "cuda_graphs", "fused_optimizer"), False), **on})
-
 def test_auto_switches_turn_on_for_cuda_only_and_explicit_ones_are_obeyed():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")  # a device object needs no GPU
     assert resolve_fast_path(TrainerConfig(), cpu) == FastPath(channels_last=True, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
@@ -350,24 +348,26 @@ def test_each_process_gets_an_integer_share_of_the_global_batch():
     assert shape == (64, 3, 32, 32) and all(type(n) is int for n in shape)  # a float would break torch.zeros(shape)
 
 
+def short_run(tmp_path, *extra, iters=6):
+    """A seconds-long ResNet-8 run on 64 synthetic images (2 batches of 32), evaluated and logged every 2 iterations."""
+    return ["train", "data=synthetic", "data.train_size=64", "data.test_size=32", "model=resnet20", "model.depth=8",
+            "recipe=smoke", "recipe.batch_size=32", f"recipe.max_iters={iters}", "trainer.log_every=2", "trainer.eval_every=2",
+            "trainer.checkpoint_every=100", "trainer.device=cpu", "trainer.progress=lines", f"out_dir={tmp_path}", *extra]
+
+
 def test_a_recipe_in_epochs_runs_its_iterations_and_every_record_of_the_run_holds_what_it_promises(tmp_path):
     """64 images in batches of 32: 2 iterations an epoch, so 3 epochs are 6 iterations and the milestone at epoch
     2 is iteration 4. The run's first lines name the net, its parameters (ResNet-8: 75,290 by hand), the data, the
     device and the fast path; result.json, metrics.jsonl, the checkpoint and TensorBoard hold every field that
     `resdeep report`, `status` and a resume read, with values worked out from the command (no val split, depth 8:
     no warm-up, one process on the CPU); no time is counted that was not spent."""
-    import json
     import time
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from conftest import in_process
-
     started = time.perf_counter()
-    done = in_process("train", "data=synthetic", "data.train_size=64", "data.test_size=32", "model=resnet20", "model.depth=8",
-                      "recipe=smoke", "recipe.batch_size=32", "recipe.epochs=3", "recipe.milestone_epochs=[2]", "recipe.max_iters=null", "recipe.milestones=[]",
-                      "trainer.log_every=2", "trainer.eval_every=2", "trainer.device=cpu", "trainer.progress=lines",
-                      "trainer.log_grad_norms=true", f"out_dir={tmp_path}")
+    done = in_process(*short_run(tmp_path, "recipe.epochs=3", "recipe.milestone_epochs=[2]", "recipe.milestones=[]",
+                                 "trainer.log_grad_norms=true", iters="null"))
     wall = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
     run = next(tmp_path.rglob("result.json")).parent
@@ -401,21 +401,12 @@ def test_a_recipe_in_epochs_runs_its_iterations_and_every_record_of_the_run_hold
     assert all(e.value > 0 and e.step in (2, 4, 6) for tag in conv_weights for e in events.Scalars(tag))
 
 
-def short_run(tmp_path, *extra, iters=6):
-    """A seconds-long ResNet-8 run on 64 synthetic images, evaluated and logged every 2 iterations."""
-    return ["train", "data=synthetic", "data.train_size=64", "data.test_size=32", "model=resnet20", "model.depth=8",
-            "recipe=smoke", "recipe.batch_size=32", f"recipe.max_iters={iters}", "trainer.log_every=2", "trainer.eval_every=2",
-            "trainer.checkpoint_every=100", "trainer.device=cpu", "trainer.progress=lines", f"out_dir={tmp_path}", *extra]
-
-
 def test_a_sigterm_during_iteration_3_stops_after_it_with_a_checkpoint_and_the_resumed_run_matches_an_unbroken_one(tmp_path, monkeypatch):
     """The signal is sent from inside the third step (a real SIGTERM to this process), so where it lands is known."""
-    import json
     import os
     import signal
 
     import resdeep.engine.train as engine
-    from conftest import in_process
 
     assert in_process(*short_run(tmp_path, "name=whole")).returncode == 0
     real_make_train_step, calls = engine.make_train_step, []
@@ -445,21 +436,19 @@ def test_a_sigterm_during_iteration_3_stops_after_it_with_a_checkpoint_and_the_r
     a = torch.load(whole / "checkpoints" / "iter_00000006.pt", weights_only=False)["model"]
     b = torch.load(run / "checkpoints" / "iter_00000006.pt", weights_only=False)["model"]
     assert all(torch.equal(a[key], b[key]) for key in a)
-    rows = [(run / "metrics.jsonl"), (whole / "metrics.jsonl")]
-    strip = lambda path: [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"} for line in path.read_text().splitlines()]  # noqa: E731
-    assert strip(rows[0]) == strip(rows[1])
-    results = [json.loads((folder / "result.json").read_text()) for folder in (run, whole)]
-    assert [{k: v for k, v in r.items() if k != "wall_time_s"} for r in results][0] == {k: v for k, v in results[1].items() if k != "wall_time_s"}
+    def untimed(folder):  # (metrics rows, result) without the times, which differ between any two runs
+        rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        result = json.loads((folder / "result.json").read_text())
+        return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows], {k: v for k, v in result.items() if k != "wall_time_s"}
+
+    assert untimed(run) == untimed(whole)
 
 
 @pytest.mark.parametrize("val_size", [0, 16], ids=["training-error", "val-error"])
 def test_the_plateau_rule_watches_the_val_error_or_else_the_training_error_never_the_test_error(tmp_path, monkeypatch, val_size):
     """With patience 1 and a threshold no error can beat, the rate is divided at every evaluation after the
     first: at iterations 4 and 6, so iteration 5 (logged at 6) runs at a tenth of the rate."""
-    import json
-
     import resdeep.engine.train as engine
-    from conftest import in_process
 
     watched, real_update = [], engine.update_plateau
     monkeypatch.setattr(engine, "update_plateau", lambda state, error, recipe: watched.append(error) or real_update(state, error, recipe))
@@ -477,10 +466,7 @@ def test_the_plateau_rule_watches_the_val_error_or_else_the_training_error_never
 
 
 def test_a_non_finite_test_loss_ends_the_run_as_diverged_without_recording_that_evaluation(tmp_path, monkeypatch):
-    import json
-
     import resdeep.engine.train as engine
-    from conftest import in_process
 
     monkeypatch.setattr(engine, "evaluate", lambda *args: (90.0, math.inf))
     done = in_process(*short_run(tmp_path))

@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import in_process
+from conftest import fast_path, in_process
 from resdeep.compose import load_config
 from resdeep.engine.evaluate import best_val_test_error
-from resdeep.engine.fastpath import FastPath, make_optimizer, make_train_step, set_learning_rate
+from resdeep.engine.fastpath import make_optimizer, make_train_step, set_learning_rate
 from resdeep.errors import UserError
 from resdeep.models import build_model, model_config
 from resdeep.models.fixup import FixupBlock
@@ -165,7 +165,7 @@ def test_a_dropped_block_is_moved_by_weight_decay_and_momentum_as_in_the_authors
     had been dropped at the first step: its momentum buffer was missing while the others' were not."""
     torch.manual_seed(0)
     model = build_model(model_config("cifar", depth=8, width=4, stochastic_depth=0.5))
-    fast = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=fused)
+    fast = fast_path(fused_optimizer=fused)
     recipe = SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=False)
     optimizer = make_optimizer(model, recipe, fast)
     step = make_train_step(model, optimizer, fast, torch.device("cpu"), (8, 3, 32, 32))
@@ -202,7 +202,7 @@ def test_fixup_scalars_learn_at_a_tenth_of_the_rate_with_recipe_fixup():
     recipe = load_config(["recipe=fixup", "model=fixup110"]).recipe
     assert recipe.scalar_lr_factor == 0.1 and recipe.epochs == 200 and list(recipe.milestone_epochs) == [100, 150]
     model = build_model(model_config("cifar", depth=8, init="fixup", norm="none"))
-    fast = FastPath(channels_last=False, bf16=False, compile=False, cuda_graphs=False, fused_optimizer=False)
+    fast = fast_path()
     optimizer = make_optimizer(model, recipe, fast)
     set_learning_rate(optimizer, 0.05)
     rates = {len(g["params"]): g["lr"] for g in optimizer.param_groups}
@@ -211,7 +211,7 @@ def test_fixup_scalars_learn_at_a_tenth_of_the_rate_with_recipe_fixup():
 
 def test_a_net_that_changes_per_step_trains_without_whole_step_capture_and_says_so():
     model = build_model(model_config("cifar", depth=8, stochastic_depth=0.5))
-    fast = FastPath(channels_last=False, bf16=False, compile=True, cuda_graphs=False, fused_optimizer=False)
+    fast = fast_path(compile=True)
     messages = []
     step = make_train_step(model, make_optimizer(model, SimpleNamespace(lr=0.1, momentum=0.9, weight_decay=0, nesterov=False), fast), fast, torch.device("cpu"), (2, 3, 32, 32), messages.append)
     assert not fast.compile and step.forward is model and "stochastic depth" in messages[0]
@@ -299,7 +299,7 @@ def test_a_110_layer_fixup_net_with_no_normalisation_learns_a_batch():
     torch.manual_seed(0)
     model = build_model(load_config(["model=fixup110"]).model)
     recipe = load_config(["recipe=fixup"]).recipe
-    optimizer = make_optimizer(model, recipe, FastPath(False, False, False, False, False))
+    optimizer = make_optimizer(model, recipe, fast_path())
     images, labels = torch.randn(8, 3, 8, 8), torch.arange(8) % 10
     losses = []
     for _ in range(10):
