@@ -115,7 +115,7 @@ def test_highway_mnist_experiment_is_the_papers_grid():
     # Exponential decay as a staircase: x0.8 after every epoch.
     assert cfg.recipe.lr_factor == 0.8 and cfg.recipe.milestone_epochs == list(range(1, int(cfg.recipe.epochs)))
     from hydra import compose, initialize_config_dir
-    from resdeep.compose import config_dir
+    from resdeep.presets import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         sweep = compose("config", overrides=["+experiment=highway_mnist"], return_hydra_config=True).hydra.sweeper.params

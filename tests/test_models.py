@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from resdeep.compose import group_options, load_config
+from resdeep.compose import load_config
+from resdeep.presets import group_options
 from resdeep.errors import UserError
 from resdeep.models import build_model, model_config
 from resdeep.models.blocks import PadShortcut, ProjectionShortcut

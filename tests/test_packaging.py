@@ -32,7 +32,7 @@ def test_the_wheel_ships_conf_and_runs_from_another_directory(wheel_site, tmp_pa
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert summary.returncode == 0, summary.stderr
     assert "params: 853018" in summary.stdout.splitlines()
-    where = subprocess.run([sys.executable, "-c", "import resdeep.compose as c; print(c.config_dir())"],
+    where = subprocess.run([sys.executable, "-c", "import resdeep.presets as c; print(c.config_dir())"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert where.stdout.strip() == str(site / "resdeep" / "conf")
 

@@ -10,7 +10,8 @@ import torch
 import yaml
 
 from conftest import in_process
-from resdeep.compose import config_dir, load_config
+from resdeep.compose import load_config
+from resdeep.presets import config_dir
 from resdeep.engine.job import run_identity
 from resdeep.models import build_model
 from resdeep.models.summary import count_params

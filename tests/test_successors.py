@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from conftest import in_process
-from resdeep.compose import group_options, load_config
+from resdeep.compose import load_config
+from resdeep.presets import group_options
 from resdeep.data.device_loader import augment_batch
 from resdeep.engine.schedule import in_iterations
 from resdeep.errors import UserError

@@ -282,7 +282,7 @@ def test_a_resumed_run_is_bitwise_identical_to_an_uninterrupted_one(tmp_path):
 
 
 def test_each_remedy_names_its_run_folder():
-    from resdeep.config import model_id
+    from resdeep.models import model_id
 
     names = {
         "highway56": model_config("cifar", depth=56, shortcut="highway", gate_bias=-2.0),

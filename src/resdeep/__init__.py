@@ -1,6 +1,6 @@
 """resdeep: reproduce the degradation experiments of He et al. 2016 (plain vs residual networks)."""
 
-__version__ = "0.1.0"
+from resdeep.version import __version__  # noqa: F401
 
 
 def __getattr__(name):

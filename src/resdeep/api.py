@@ -20,7 +20,8 @@ import torch
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from resdeep.config import DATA_SCHEMAS, Config, RecipeConfig, TrainerConfig, model_id, validate
+from resdeep.config import DATA_SCHEMAS, Config, RecipeConfig, TrainerConfig, validate
+from resdeep.models import model_id
 from resdeep.engine.checkpoint import checkpoint_paths, load_checkpoint_file
 from resdeep.engine.logger import read_metrics
 from resdeep.errors import UserError
@@ -146,7 +147,7 @@ def _saved_config(run: LoadedRun) -> dict:
 
 def export_run(run: LoadedRun, out: Path) -> Path:
     """Write the weights, the config and where they came from into one file torch.load(weights_only=True) reads."""
-    from resdeep import __version__
+    from resdeep.version import __version__
     from resdeep.engine.files import atomic_write
 
     state = {

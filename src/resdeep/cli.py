@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Dict, List
+from typing import List
 
+from resdeep.commands import COMMANDS
 from resdeep.errors import USAGE_EXIT_CODE, UserError
+from resdeep.version import version_text
 
 USAGE = "usage: resdeep <command> [arguments]   (resdeep <command> --help for more)"
 
@@ -14,30 +16,6 @@ def run_command(name: str, args: List[str]) -> int:
     """Import resdeep.commands.<name> only now (torch and Hydra load with it) and run its entry."""
     module = importlib.import_module(f"resdeep.commands.{name}")
     return getattr(module, f"run_{name}_command")(args)
-
-
-# Each command's entry is run_<name>_command in resdeep.commands.<name>.
-COMMANDS: Dict[str, str] = {
-    "train": "train networks; Hydra overrides, -m for a sweep (e.g. -m +experiment=figure6)",
-    "summary": "print a network's layer table, exact parameter count and multiply-adds",
-    "report": "turn run folders into the paper's Figure 6 and Table 6 (report.md, curves.csv, figure.png)",
-    "bench": "measure training images/s against a conventional PyTorch loop on the same device",
-    "analyze": "look inside trained runs: responses, gradients, init, lesion, landscape (figure + CSV each)",
-    "demo": "plain vs residual nets on the built-in data set, then the report (offline, CPU, minutes)",
-    "eval": "test error of a run's checkpoint (latest, best on validation, or an iteration), printed and saved as JSON",
-    "export": "a run's trained weights and config in one file for torch.load(weights_only=True) or resdeep.load_run",
-    "status": "one table for a run or a sweep from its files: state, iteration, errors, images/s, time left",
-}
-
-
-def version_text() -> str:
-    """`resdeep --version`: resdeep's version, then what it runs on."""
-    import platform
-    from importlib.metadata import version  # not `import torch`: a version should answer at once
-
-    from resdeep import __version__
-
-    return f"resdeep {__version__} (Hydra {version('hydra-core')}, PyTorch {version('torch')}, Python {platform.python_version()})"
 
 
 def help_text() -> str:

@@ -15,19 +15,7 @@ from omegaconf.errors import OmegaConfBaseException, ValidationError
 from resdeep.args import check_writable
 from resdeep.config import Config, register_configs, validate
 from resdeep.errors import UserError
-
-
-def config_dir() -> Path:
-    """conf/ shipped inside the installed package, or conf/ at the top of a source checkout."""
-    packaged = Path(__file__).resolve().parent / "conf"
-    if (packaged / "config.yaml").is_file():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "conf"
-
-
-def group_options(group: str) -> List[str]:
-    """The preset names available in a config group (model, data, recipe, ...)."""
-    return sorted(path.stem for path in (config_dir() / group).glob("*.yaml"))
+from resdeep.presets import config_dir, group_options
 
 
 def hydra_error_line(error: Exception) -> str:

@@ -10,7 +10,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from resdeep.errors import UserError
+from resdeep.errors import UserError, choose
+from resdeep.models.registry import FAMILIES, as_model_config, model_id, validate_model
 
 DATASETS = ("mnist", "cifar10", "imagenet", "synthetic")
 NORMALIZATIONS = ("pixel_mean", "channel_std", "none")
@@ -132,22 +133,12 @@ class Config:
 
 def register_configs() -> None:
     """Put the schemas in Hydra's ConfigStore: the whole config, each model family's and each data set's."""
-    from resdeep.models.registry import FAMILIES, family
-
-    family("cifar")  # loads every family
     store = ConfigStore.instance()
     store.store(name="base_config", node=Config)
     for name, entry in FAMILIES.items():
         store.store(group="model", name=f"base_{name}", node=entry.schema)
     for name, schema in DATA_SCHEMAS.items():
         store.store(group="data", name=f"base_{name}", node=schema(name=name))
-
-
-def model_id(model) -> str:
-    """A short, unique folder name for a network (its family names it): plain56, resnet56-B, ..."""
-    from resdeep.models.registry import model_id as family_model_id
-
-    return family_model_id(model)
 
 
 if not OmegaConf.has_resolver("model_id"):
@@ -157,11 +148,6 @@ if not OmegaConf.has_resolver("model_id"):
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise UserError(message)
-
-
-def choose(value, choices, key: str) -> None:
-    """One line when value is not among choices (config checks and every model family's)."""
-    _require(value in choices, f"{key}={value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
 
 
 def validate_recipe_length(recipe: RecipeConfig) -> None:
@@ -225,8 +211,6 @@ def validate(cfg: DictConfig) -> Config:
         raise UserError(f"missing config value {key}: set it on the command line, e.g. {key}=...") from None
     except OmegaConfBaseException as error:
         raise UserError(f"invalid config: {str(error).splitlines()[0]}") from None
-    from resdeep.models.registry import as_model_config, validate_model
-
     typed.model = as_model_config(typed.model)  # a node with _target_ (your own network) is untyped until here
     validate_model(typed.model)
     data, recipe, trainer = typed.data, typed.recipe, typed.trainer

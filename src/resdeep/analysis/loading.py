@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 from resdeep.api import config_from_saved
-from resdeep.config import Config, model_id
+from resdeep.config import Config
+from resdeep.models import model_id
 from resdeep.data import DataBundle, build_data
 from resdeep.engine.checkpoint import load_latest_checkpoint
 from resdeep.errors import UserError

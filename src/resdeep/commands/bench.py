@@ -10,7 +10,7 @@ import torch
 
 from resdeep.args import OneLineParser, check_writable, split_config_dir
 from resdeep.compose import load_config
-from resdeep.config import model_id
+from resdeep.models import model_id
 from resdeep.engine.bench import HELP, bench_engine, bench_reference
 from resdeep.engine.files import write_json
 from resdeep.errors import UserError

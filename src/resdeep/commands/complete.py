@@ -4,13 +4,14 @@ from __future__ import annotations
 import os
 from typing import List
 
+from resdeep.commands import COMMANDS
+
 # Commands whose arguments are config overrides, which Hydra's completion knows how to complete.
 OVERRIDE_COMMANDS = ("train", "summary", "bench", "demo")
 
 
 def run_completion(args: List[str]) -> int:
     """`resdeep -sc query=bash`: command names after `resdeep`, config groups and values after a command."""
-    from resdeep.cli import COMMANDS
     from resdeep.commands.train import run_train_command  # Hydra's completion plugin, through @hydra.main
 
     line = os.environ.get("COMP_LINE", "")

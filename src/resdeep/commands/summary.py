@@ -17,7 +17,7 @@ def check_fits_in_memory(model_cfg, shape) -> None:
     """Count the weights on the meta device (nothing allocated); refuse a network larger than the machine's memory."""
     import torch
 
-    from resdeep.config import model_id
+    from resdeep.models import model_id
     from resdeep.models import build_model
 
     try:
@@ -42,7 +42,7 @@ def run_summary_command(args: List[str]) -> int:
         return 0
     overrides, extra_dir = split_config_dir(args)
     cfg = load_config(overrides, extra_dir)
-    from resdeep.config import model_id
+    from resdeep.models import model_id
     from resdeep.data.shapes import DATASET_SHAPES
     from resdeep.models import build_model
     from resdeep.models.summary import count_params, format_summary, summarize

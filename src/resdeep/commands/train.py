@@ -13,10 +13,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from resdeep.args import one_line_errors
-from resdeep.compose import check_train_arguments, config_dir
+from resdeep.compose import check_train_arguments
+from resdeep.presets import config_dir
 from resdeep.config import register_configs
 from resdeep.errors import USAGE_EXIT_CODE, UserError
 from resdeep.launchers import JobFailed, check_launcher, register_launchers
+from resdeep.version import version_text
 
 
 def train_job(cfg: DictConfig) -> dict | None:
@@ -83,8 +85,6 @@ def hydra_files(cfg: DictConfig) -> dict:
 def run_train_command(args: List[str]) -> int:
     """Validate the whole command up front, then run it through @hydra.main."""
     if "--version" in args:  # Hydra's own --version names only Hydra
-        from resdeep.cli import version_text
-
         print(version_text())
         return 0
     parsed = one_line_errors(get_args_parser(), "resdeep train").parse_args(args)

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from resdeep.config import Config, model_id
+from resdeep.config import Config
+from resdeep.models import model_id
 from resdeep.data import build_data
 from resdeep.engine.checkpoint import load_latest_checkpoint, save_checkpoint
 from resdeep.engine.distributed import World, all_reduce_sum, convert_sync_batchnorm

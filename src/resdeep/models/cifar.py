@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resdeep.config import choose
-from resdeep.errors import UserError
+from resdeep.errors import UserError, choose
 from resdeep.models import fixup, highway, looks_linear, stochastic_depth
 from resdeep.models.blocks import BasicBlock, PreActBlock, conv3x3
 from resdeep.models.init import init_weights
@@ -141,6 +140,11 @@ def validate_remedies(cfg: CifarConfig) -> None:
         raise UserError("model.shortcut=highway needs model.block=basic")
 
 
+def cifar_kind(cfg: CifarConfig) -> str:
+    """plain (no shortcut; CReLU and Looks-Linear nets too), highway, or residual (options A/B/C, Fixup, stochastic depth)."""
+    return {"none": "plain", "highway": "highway"}.get(cfg.shortcut, "residual")
+
+
 def cifar_run_name(cfg: CifarConfig) -> str:
     """plain56, resnet56, resnet56-B, resnet110-preact, resnet20-w32-zi."""
     kind = {"none": "plain", "highway": "highway"}.get(cfg.shortcut, "resnet")
@@ -200,4 +204,4 @@ def pick_block(cfg: CifarConfig):
     return None
 
 
-register_family("cifar", CifarConfig, build_cifar, validate_cifar, cifar_run_name)
+register_family("cifar", CifarConfig, build_cifar, validate_cifar, cifar_run_name, kind=cifar_kind)

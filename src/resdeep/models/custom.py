@@ -74,4 +74,4 @@ def run_name(cfg: CustomConfig) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", "-".join([base, *options]))
 
 
-register_family("custom", CustomConfig, build, validate, run_name)
+register_family("custom", CustomConfig, build, validate, run_name, kind=lambda cfg: "custom", from_dict=custom_config)

@@ -10,8 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from resdeep.errors import UserError
-from resdeep.config import choose
+from resdeep.errors import UserError, choose
 from resdeep.models.init import init_weights
 from resdeep.models.registry import register_family
 
@@ -156,4 +155,4 @@ def build_densenet(cfg: DenseNetConfig, in_channels: int, num_classes: int) -> n
     return model
 
 
-register_family("densenet", DenseNetConfig, build_densenet, validate_densenet, densenet_run_name)
+register_family("densenet", DenseNetConfig, build_densenet, validate_densenet, densenet_run_name, kind=lambda cfg: "dense")

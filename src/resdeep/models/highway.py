@@ -114,4 +114,4 @@ def build_highway19(cfg: Highway19Config, in_channels: int, num_classes: int) ->
     return model
 
 
-register_family("highway", Highway19Config, build_highway19, validate_highway19, highway19_run_name)
+register_family("highway", Highway19Config, build_highway19, validate_highway19, highway19_run_name, kind=lambda cfg: "highway")

@@ -5,8 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resdeep.config import choose
-from resdeep.errors import UserError
+from resdeep.errors import UserError, choose
 from resdeep.models.blocks import BasicBlock, Bottleneck
 from resdeep.models.cifar import SHORTCUTS
 from resdeep.models.init import init_weights
@@ -98,4 +97,5 @@ def build_imagenet(cfg: ImageNetConfig, in_channels: int, num_classes: int) -> n
     return model
 
 
-register_family("imagenet", ImageNetConfig, build_imagenet, validate_imagenet, imagenet_run_name)
+register_family("imagenet", ImageNetConfig, build_imagenet, validate_imagenet, imagenet_run_name,
+                kind=lambda cfg: "plain" if cfg.shortcut == "none" else "residual")

@@ -18,6 +18,7 @@ SHORTCUTS = ("none", "highway", "residual")
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 INITS = ("glorot", "he")
 WIDTHS = {"none": 71, "highway": 50, "residual": 71}  # the paper's ~5,000 parameters a layer
+KINDS = {"none": "plain", "highway": "highway", "residual": "residual"}  # what each shortcut makes the net
 # The paper searched the gate bias in -1..-10 per MNIST net (the official CIFAR net uses -2). At -2 the carry
 # path keeps 0.88 of the signal a layer, 0.88^99 ~ 3e-6 through 100 layers; at -4 it keeps 0.982^99 ~ 0.17.
 DEFAULT_GATE_BIAS = -4.0
@@ -128,7 +129,7 @@ def validate_fc(cfg: FcConfig) -> None:
 
 def fc_run_name(cfg: FcConfig) -> str:
     """plain-fc10, highway-fc50, residual-fc100, highway-fc50-tanh-gate-4, plain-fc20-w128-he."""
-    kind = {"none": "plain", "highway": "highway", "residual": "residual"}[cfg.shortcut]
+    kind = KINDS[cfg.shortcut]
     parts = [f"{kind}-fc{cfg.depth}"]
     if cfg.width is not None and cfg.width != WIDTHS[cfg.shortcut]:
         parts.append(f"w{cfg.width}")
@@ -149,4 +150,4 @@ def build_fc(cfg: FcConfig, in_channels: int, num_classes: int) -> nn.Module:
     return model
 
 
-register_family("fc", FcConfig, build_fc, validate_fc, fc_run_name)
+register_family("fc", FcConfig, build_fc, validate_fc, fc_run_name, kind=lambda cfg: KINDS[cfg.shortcut])

@@ -87,4 +87,5 @@ def build_mnist_resnet(cfg: MnistResNetConfig, in_channels: int, num_classes: in
     return MnistResNet(blocks, cfg.width, cfg.shortcut == "identity", cfg.norm == "batch", in_channels, num_classes)
 
 
-register_family("mnist_resnet", MnistResNetConfig, build_mnist_resnet, validate_mnist_resnet, mnist_resnet_run_name)
+register_family("mnist_resnet", MnistResNetConfig, build_mnist_resnet, validate_mnist_resnet, mnist_resnet_run_name,
+                kind=lambda cfg: "residual" if cfg.shortcut == "identity" else "plain")

@@ -6,36 +6,39 @@ and types, and `resdeep train --cfg job` shows only the options that family has.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 from torch import nn
 
 from resdeep.errors import UserError
+from resdeep.presets import config_dir
 
 
 @dataclass(frozen=True)
 class Family:
-    """A network family: its options, how to check them, name a run folder after them, and build the net."""
+    """A network family: its options, how to check them, name a run folder after them, build the net, and say
+    what kind of network a config is (plain, residual, highway, dense, ...: what reports and TensorBoard group by)."""
 
     name: str
     schema: type
     build: Callable[[Any, int, int], nn.Module]
     validate: Callable[[Any], None]
     run_name: Callable[[Any], str]
+    kind: Callable[[Any], str]
+    from_dict: Optional[Callable[[dict], Any]] = None  # a saved or composed dict -> the typed config (default: schema(**dict))
 
 
 FAMILIES: Dict[str, Family] = {}
 
 
-def register_family(name: str, schema: type, build, validate, run_name) -> Family:
+def register_family(name: str, schema: type, build, validate, run_name, kind, from_dict=None) -> Family:
     """Make a family available as model.family=<name> (its presets live in conf/model/)."""
-    FAMILIES[name] = Family(name, schema, build, validate, run_name)
+    FAMILIES[name] = Family(name, schema, build, validate, run_name, kind, from_dict)
     return FAMILIES[name]
 
 
 def family(name: str) -> Family:
     """The registered family called name, or one line listing the families there are."""
-    _load_families()
     if name not in FAMILIES:
         raise UserError(f"model.family={name!r} is not a network family; choose one of: {', '.join(sorted(FAMILIES))}")
     return FAMILIES[name]
@@ -58,11 +61,10 @@ def as_model_config(model: Any) -> Any:
     from omegaconf import DictConfig, OmegaConf
 
     plain = OmegaConf.to_container(model, resolve=True) if isinstance(model, DictConfig) else dict(model)
-    if "_target_" in plain:  # your own network: any callable, instantiated by Hydra (resdeep.models.custom)
-        from resdeep.models.custom import custom_config
-
-        return custom_config(plain)
-    return model_config(plain.pop("family", "cifar"), **plain)
+    name = "custom" if "_target_" in plain else plain.pop("family", "cifar")  # _target_: your own network (models/custom.py)
+    if family(name).from_dict is not None:
+        return family(name).from_dict(plain)
+    return model_config(name, **plain)
 
 
 def validate_model(model: Any) -> None:
@@ -78,8 +80,6 @@ def validate_model(model: Any) -> None:
 
 def presets_of(family_name: str) -> list[str]:
     """The shipped presets (conf/model/*.yaml) that start from this family's options."""
-    from resdeep.compose import config_dir
-
     return sorted(p.stem for p in (config_dir() / "model").glob("*.yaml") if f"base_{family_name}" in p.read_text())
 
 
@@ -89,13 +89,15 @@ def model_id(model: Any) -> str:
     return family(model.family).run_name(model)
 
 
+def network_kind(model: Any) -> str:
+    """What kind of network a config describes: plain, residual, highway, dense, ... (its family says)."""
+    model = as_model_config(model)
+    return family(model.family).kind(model)
+
+
 def build_model(cfg: Any, in_channels: int = 3, num_classes: int = 10) -> nn.Module:
     """Build and initialise the network a family's config describes."""
     cfg = as_model_config(cfg)
     validate_model(cfg)
     return FAMILIES[cfg.family].build(cfg, in_channels, num_classes)
 
-
-def _load_families() -> None:
-    """Import every family file once; each registers itself."""
-    import resdeep.models.families  # noqa: F401  (a dictionary lookup after the first time)

@@ -107,4 +107,4 @@ def build_resnext(cfg: ResNeXtConfig, in_channels: int, num_classes: int) -> nn.
     return model
 
 
-register_family("resnext", ResNeXtConfig, build_resnext, validate_resnext, resnext_run_name)
+register_family("resnext", ResNeXtConfig, build_resnext, validate_resnext, resnext_run_name, kind=lambda cfg: "residual")

@@ -116,4 +116,4 @@ def build_wrn(cfg: WrnConfig, in_channels: int, num_classes: int) -> nn.Module:
     return model
 
 
-register_family("wrn", WrnConfig, build_wrn, validate_wrn, wrn_run_name)
+register_family("wrn", WrnConfig, build_wrn, validate_wrn, wrn_run_name, kind=lambda cfg: "residual")

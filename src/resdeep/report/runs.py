@@ -8,7 +8,7 @@ from typing import List, Optional, Tuple
 
 from omegaconf import OmegaConf
 
-from resdeep.config import model_id
+from resdeep.models import model_id
 from resdeep.engine.files import read_json
 from resdeep.engine.logger import TB_DIR, read_metrics
 

@@ -9,8 +9,8 @@ from typing import List, Optional
 
 from omegaconf import OmegaConf
 
-from resdeep.compose import config_dir
 from resdeep.config import RecipeConfig
+from resdeep.presets import config_dir
 
 NOT_FROM_A_PAPER = ("smoke", "highway_mnist")  # resdeep's own shortened recipes
 
