@@ -4,7 +4,7 @@ import pytest
 from resdeep.compose import load_config
 from resdeep.config import RecipeConfig
 from resdeep.engine.schedule import (
-    ScheduleState, end_warmup_if_ready, in_iterations, learning_rate, needs_warmup, update_plateau,
+    ScheduleState, end_warmup_if_ready, in_iterations, learning_rate, needs_warmup, update_plateau, recipe_length,
 )
 from resdeep.errors import UserError
 
@@ -67,3 +67,27 @@ def test_a_recipe_in_iterations_is_left_as_the_paper_wrote_it():
 def test_a_schedule_given_twice_or_not_at_all_is_refused(overrides):
     with pytest.raises(UserError):
         load_config(["data=synthetic", *overrides])
+
+
+def test_max_iters_given_with_an_epoch_recipe_stops_the_run_there_and_leaves_the_milestones():
+    # Fixup's recipe (200 epochs, /10 at 100 and 150) on the full CIFAR-10, cut to its first 1,000 iterations.
+    recipe = RecipeConfig(batch_size=128, max_iters=1000, milestones=[], epochs=200, milestone_epochs=[100, 150])
+    converted = in_iterations(recipe, 50_000)
+    assert converted.max_iters == 1000
+    assert converted.milestones == [100 * 390, 150 * 390]
+    assert recipe_length(recipe, 50_000) == 200 * 390 and recipe_length(RecipeConfig(), 50_000) == 64_000
+    assert load_config(["data=synthetic", "recipe=fixup", "recipe.max_iters=1000"]).recipe.max_iters == 1000
+
+
+def test_the_remedies_experiment_gives_each_net_its_papers_recipe_and_takes_one_length_for_all():
+    from resdeep.models import model_id
+
+    arms = {}
+    for remedy in ("plain56", "resnet56", "highway56", "fixup56", "looks_linear56", "stochastic_depth56"):
+        cfg = load_config(["+experiment=remedies56", f"+remedy={remedy}", "recipe.max_iters=1000"])
+        arms[model_id(cfg.model)] = (cfg.recipe.name, cfg.recipe.max_iters, cfg.data.name)
+    assert arms == {
+        "plain56": ("cifar", 1000, "cifar10"), "resnet56": ("cifar", 1000, "cifar10"), "highway56": ("cifar", 1000, "cifar10"),
+        "resnet56-fixup": ("fixup", 1000, "cifar10"), "plain56-crelu-ll": ("cifar", 1000, "cifar10"),
+        "resnet56-sd0.5": ("stochastic_depth", 1000, "cifar10"),
+    }

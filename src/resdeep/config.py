@@ -84,7 +84,8 @@ class RecipeConfig:
     lr_factor: float = 0.1
     max_iters: Optional[int] = 64000
     # Recipes published in epochs: converted at start-up through the training set's size (full batches per
-    # epoch), then max_iters and milestones hold the iterations. Set max_iters: null and milestones: [] with them.
+    # epoch), then max_iters and milestones hold the iterations. Set milestones: [] with them; max_iters: null
+    # runs the whole recipe, a number stops it there (e.g. its first 1,000 iterations; the milestones stay put).
     epochs: Optional[float] = None
     milestone_epochs: List[float] = field(default_factory=list)
     warmup_lr: float = 0.01
@@ -159,11 +160,11 @@ def validate_recipe_length(recipe: RecipeConfig) -> None:
         return
     _require(recipe.epochs > 0, f"recipe.epochs={recipe.epochs} must be a positive number of epochs")
     _require(
-        recipe.max_iters is None and not recipe.milestones,
-        f"recipe.epochs={recipe.epochs:g} and recipe.max_iters={recipe.max_iters} / recipe.milestones={list(recipe.milestones)} "
-        "both give the schedule; count in epochs (add recipe.max_iters=null 'recipe.milestones=[]') or in iterations "
-        "(recipe.epochs=null 'recipe.milestone_epochs=[]')",
+        not recipe.milestones,
+        f"recipe.epochs={recipe.epochs:g} and recipe.milestones={list(recipe.milestones)} both give the schedule; count in epochs "
+        "(add 'recipe.milestones=[]' and give recipe.milestone_epochs) or in iterations (recipe.epochs=null 'recipe.milestone_epochs=[]')",
     )
+    _require(recipe.max_iters is None or recipe.max_iters > 0, f"recipe.max_iters={recipe.max_iters} must be a positive number of iterations, or null for the whole recipe")
     epochs = list(recipe.milestone_epochs)
     _require(epochs == sorted(epochs) and all(0 < e for e in epochs), f"recipe.milestone_epochs={epochs} must be positive and increasing")
 

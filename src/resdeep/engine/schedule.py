@@ -23,15 +23,25 @@ def iterations_per_epoch(train_size: int, batch_size: int) -> int:
 
 
 def in_iterations(recipe: RecipeConfig, train_size: int) -> RecipeConfig:
-    """A recipe published in epochs, converted through this training set's size; others unchanged."""
+    """A recipe published in epochs, converted through this training set's size; others unchanged.
+
+    A max_iters given with the epochs stops the run there (the recipe's first max_iters iterations, its
+    milestones where the epochs put them)."""
     if recipe.epochs is None:
         return recipe
     per_epoch = iterations_per_epoch(train_size, recipe.batch_size)
     return replace(
         recipe,
-        max_iters=max(round(recipe.epochs * per_epoch), 1),
+        max_iters=recipe.max_iters or recipe_length(recipe, train_size),
         milestones=[round(epoch * per_epoch) for epoch in recipe.milestone_epochs],
     )
+
+
+def recipe_length(recipe: RecipeConfig, train_size: int) -> int:
+    """The whole recipe's length in iterations: its epochs in full batches of this training set, or max_iters."""
+    if recipe.epochs is None:
+        return recipe.max_iters
+    return max(round(recipe.epochs * iterations_per_epoch(train_size, recipe.batch_size)), 1)
 
 
 def needs_warmup(recipe: RecipeConfig, depth: int) -> bool:

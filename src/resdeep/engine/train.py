@@ -20,7 +20,7 @@ from resdeep.engine.evaluate import best_val_test_error, evaluate
 from resdeep.engine.fastpath import changes_per_step, make_optimizer, make_train_step, resolve_fast_path, set_learning_rate
 from resdeep.engine.logger import RunLogger, Stopwatch
 from resdeep.engine.schedule import (
-    ScheduleState, end_warmup_if_ready, in_iterations, iterations_per_epoch, learning_rate, needs_warmup, update_plateau,
+    ScheduleState, end_warmup_if_ready, in_iterations, iterations_per_epoch, learning_rate, needs_warmup, recipe_length, update_plateau,
 )
 from resdeep.engine.signals import StopRequest
 from resdeep.errors import UserError
@@ -149,7 +149,9 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     logger.message(f"{model_id(cfg.model)} on {cfg.data.name}: {count_params(model):,} parameters, {data.train_size:,} training images, device {device}, fast path: {fast.describe()}")
     if recipe.epochs is not None:
         per_epoch = iterations_per_epoch(data.train_size, recipe.batch_size)
-        logger.message(f"recipe {recipe.name} in epochs: {recipe.epochs:g} epochs of {per_epoch:,} iterations = {recipe.max_iters:,} iterations, lr milestones at {recipe.milestones}")
+        whole = recipe_length(recipe, data.train_size)
+        stop = "" if recipe.max_iters == whole else f"; this run stops at iteration {recipe.max_iters:,} (recipe.max_iters)"
+        logger.message(f"recipe {recipe.name} in epochs: {recipe.epochs:g} epochs of {per_epoch:,} iterations = {whole:,} iterations, lr milestones at {recipe.milestones}{stop}")
 
     started, stopwatch, diverged = time.perf_counter(), Stopwatch(), False
     last_train = (math.nan, math.nan)
