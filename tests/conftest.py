@@ -78,7 +78,7 @@ def in_process(*args, cwd=None, env=None):
 
 def fast_path(**on):
     """A FastPath with every switch off but those named (a new one each time: make_train_step turns switches off in place)."""
-    from resdeep.engine.fastpath import FastPath
+    from resdeep.engine.fast_path import FastPath
 
     return FastPath(**{**dict.fromkeys(("channels_last", "bf16", "compile", "cuda_graphs", "fused_optimizer"), False), **on})
 

@@ -16,7 +16,7 @@ from resdeep.data.arrays import ImageArrays
 from resdeep.data.device_loader import DeviceLoader, Normalizer
 from resdeep.engine.distributed import World
 from resdeep.engine.evaluate import evaluate
-from resdeep.engine.fastpath import make_train_step
+from resdeep.engine.train_step import make_train_step
 from resdeep.engine.signals import StopRequest
 from resdeep.models import build_model
 

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from conftest import fast_path, in_process
-from resdeep.engine.fastpath import GraphedTrainStep, make_optimizer, make_train_step, set_learning_rate
+from resdeep.engine.optim import make_optimizer, set_learning_rate
+from resdeep.engine.train_step import GraphedTrainStep, make_train_step
 from resdeep.models import build_model, model_config
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import REPO, resdeep
 from resdeep.cli import main
-from resdeep.engine.files import atomic_write_text
+from resdeep.atomic_files import atomic_write_text
 
 BIN = Path(sys.executable).parent
 

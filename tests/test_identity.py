@@ -13,7 +13,7 @@ import pytest
 from conftest import copy_shared
 from resdeep.cli import main
 from resdeep.compose import check_train_arguments
-from resdeep.engine.lock import lock_run_folder
+from resdeep.runs.lock import lock_run_folder
 
 
 def tiny(out_dir, *extra, iters=2):
@@ -95,7 +95,7 @@ def test_every_job_of_a_sweep_gets_its_own_folder(tmp_path, capsys):
 
 def test_swept_keys_already_in_the_path_stay_out_of_folder_names(tmp_path):
     """Seeds and depths already name the folder (seed1, resnet14): only the learning rate is added."""
-    (excluded,) = check_train_arguments([*tiny(tmp_path), "seed=0,1", "model.depth=8,14", "recipe.lr=0.1,0.05"], None, multirun=True)
+    (excluded,) = check_train_arguments([*tiny(tmp_path), "seed=0,1", "model.depth=8,14", "recipe.lr=0.1,0.05"], None, multirun=True).extra_overrides
     assert "'seed'" in excluded and "'model.depth'" in excluded and "'recipe.lr'" not in excluded
 
 
@@ -156,7 +156,7 @@ def test_a_second_writer_stops_at_once_naming_the_holder_and_a_killed_holder_doe
 
     # A holder killed with SIGKILL cannot unlock; the kernel drops its lock, so the next run goes ahead.
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from resdeep.engine.lock import lock_run_folder; "
+        [sys.executable, "-c", "import sys, time; from resdeep.runs.lock import lock_run_folder; "
          "lock_run_folder(sys.argv[1]).claim(); print('held', flush=True); time.sleep(600)", str(folder)],
         stdout=subprocess.PIPE, text=True,
     )

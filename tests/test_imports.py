@@ -66,3 +66,33 @@ def test_no_module_imports_one_that_imports_it_back():
     assert len(graph) > 50 and graph["resdeep.cli"], "the walk found the package"
     cycles = [" -> ".join(cycle) for name in sorted(graph) if (cycle := cycle_from(name, graph))]
     assert not cycles, "import circles:\n" + "\n".join(cycles)
+
+
+# The layers, bottom first: a module imports only from its own layer or the ones below it.
+LAYERS = [
+    ("resdeep.errors", "resdeep.version", "resdeep.presets", "resdeep.atomic_files", "resdeep.args", "resdeep.launchers"),
+    ("resdeep.models",),
+    ("resdeep.config",),
+    ("resdeep.data",),
+    ("resdeep.runs",),  # the run folder: the engine writes it through this package, every command reads it through it
+    ("resdeep.compose", "resdeep.engine"),
+    ("resdeep.report", "resdeep.analysis"),
+    ("resdeep.api",),
+    ("resdeep.commands",),
+    ("resdeep.cli", "resdeep.__main__", "resdeep"),
+]
+
+
+def layer_of(module: str) -> int:
+    """The index of the layer whose package or module holds `module` (the longest matching prefix wins)."""
+    matches = [(len(prefix), index) for index, layer in enumerate(LAYERS) for prefix in layer
+               if module == prefix or module.startswith(prefix + ".")]
+    assert matches, f"{module} is in no layer: add it to LAYERS"
+    return max(matches)[1]
+
+
+def test_every_import_goes_to_the_same_layer_or_one_below():
+    graph = import_graph()
+    upward = [f"{name} (layer {layer_of(name)}) imports {target} (layer {layer_of(target)})"
+              for name, targets in sorted(graph.items()) for target in sorted(targets) if layer_of(target) > layer_of(name)]
+    assert not upward, "imports that run up the layers:\n" + "\n".join(upward)

@@ -14,7 +14,9 @@ from resdeep.data.arrays import ImageArrays
 from resdeep.data.device_loader import DeviceLoader, Normalizer, augment_batch
 from resdeep.config import TrainerConfig
 from resdeep.engine.checkpoint import load_checkpoint_file, load_latest_checkpoint, save_checkpoint
-from resdeep.engine.fastpath import FastPath, autocast_context, changes_per_step, make_optimizer, make_train_step, resolve_fast_path, set_learning_rate
+from resdeep.engine.fast_path import FastPath, autocast_context, resolve_fast_path
+from resdeep.engine.optim import make_optimizer, set_learning_rate
+from resdeep.engine.train_step import changes_per_step, make_train_step
 from resdeep.config import RecipeConfig
 from resdeep.engine.schedule import ScheduleState, end_warmup_if_ready, in_iterations, iterations_per_epoch, update_plateau
 from resdeep.errors import UserError
@@ -211,7 +213,7 @@ def test_init_zeroes_conv_biases_and_leaves_bn_weights_at_one_unless_asked():
     assert all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in net.modules() if isinstance(m, nn.BatchNorm2d))
 
 
-# Survivors of engine/fastpath.py (docs/testing.md).
+# Survivors of engine/fastpath.py, now fast_path.py, optim.py and train_step.py (docs/testing.md).
 
 
 def test_auto_switches_turn_on_for_cuda_only_and_explicit_ones_are_obeyed():

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from conftest import fast_path, in_process
 from resdeep.compose import load_config
 from resdeep.engine.evaluate import best_val_test_error
-from resdeep.engine.fastpath import make_optimizer, make_train_step, set_learning_rate
+from resdeep.engine.optim import make_optimizer, set_learning_rate
+from resdeep.engine.train_step import make_train_step
 from resdeep.errors import UserError
 from resdeep.models import build_model, model_config
 from resdeep.models.fixup import FixupBlock

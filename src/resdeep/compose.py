@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import typing
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
@@ -15,7 +16,9 @@ from omegaconf.errors import OmegaConfBaseException, ValidationError
 from resdeep.args import check_writable
 from resdeep.config import Config, register_configs, validate
 from resdeep.errors import UserError
+from resdeep.launchers import register_launchers
 from resdeep.presets import config_dir, group_options
+from resdeep.runs.identity import finished_result
 
 
 def hydra_error_line(error: Exception) -> str:
@@ -70,6 +73,7 @@ def type_error_line(error: Exception) -> Optional[str]:
 def compose_config(overrides: List[str], extra_config_dir: Optional[str] = None, with_hydra: bool = False) -> DictConfig:
     """Compose conf/config.yaml with overrides, turning Hydra's errors into UserError."""
     register_configs()
+    register_launchers()  # the primary config names hydra/sweeper=resdeep
     overrides = list(overrides)
     if extra_config_dir and not Path(extra_config_dir).is_dir():
         raise UserError(f"--config-dir {extra_config_dir} is not a folder; give a folder of config groups, e.g. my_conf/model/mynet.yaml")
@@ -156,18 +160,25 @@ def sweep_jobs(parser, parsed: list, overrides: List[str], extra_config_dir: Opt
 
 def check_run_folder(folder: Path, config: Config, named: str) -> None:
     """Before Hydra creates anything: the folder can be written, and it holds no run of another config."""
-    from resdeep.engine.job import finished_result
-
     check_writable(folder, named)
     if not config.restart:
         finished_result(folder, config)  # raises the one line naming the keys that differ
 
 
-def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str], multirun: bool) -> List[str]:
+@dataclass
+class TrainPlan:
+    """What a checked train command will run: the overrides it adds to the user's, and each job with its folder."""
+
+    extra_overrides: List[str]
+    jobs: List[Tuple[List[str], Optional[Path]]]  # (the job's overrides, its run folder; None where the launcher names it)
+    sweep_dir: Optional[Path] = None
+
+
+def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str], multirun: bool) -> TrainPlan:
     """Compose and validate every job a train command would run, and its run folder, before any of them starts.
 
-    Returns the Hydra overrides the command needs on top of the user's: for a sweep, which keys stay out
-    of the folder names (hydra.job.config.override_dirname.exclude_keys), so every job gets its own."""
+    The plan's extra overrides are, for a sweep, which keys stay out of the folder names
+    (hydra.job.config.override_dirname.exclude_keys), so every job gets its own."""
     from hydra._internal.config_loader_impl import get_overrides_dirname
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -178,17 +189,21 @@ def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str],
         raise UserError(hydra_error_line(error)) from None
     if not multirun:
         config, composed = check_job(overrides, extra_config_dir)
-        check_run_folder(job_folder(composed, False), config, f"hydra.run.dir={composed.hydra.run.dir}")
-        return []
+        folder = job_folder(composed, False)
+        check_run_folder(folder, config, f"hydra.run.dir={composed.hydra.run.dir}")
+        return TrainPlan([], [(list(overrides), folder)])
     jobs = sweep_jobs(parser, parsed, overrides, extra_config_dir)
     checked = [check_job(job, extra_config_dir) for job in jobs]
     job_overrides = [[o for o in parser.parse_overrides(job) if not o.is_hydra_override()] for job in jobs]
     bases = [job_folder(composed, True, number) for number, (_, composed) in enumerate(checked)]
     shown = folder_name_keys(job_overrides, bases)
     excluded = sorted({o.key_or_group for job in job_overrides for o in job} - shown)
+    planned = []
     for number, ((config, composed), job) in enumerate(zip(checked, job_overrides)):
         separators = composed.hydra.job.config.override_dirname
         folder = job_folder(composed, True, number, get_overrides_dirname(job, excluded, separators.item_sep, separators.kv_sep))
         if folder is not None:
             check_run_folder(folder, config, f"hydra.sweep.dir={composed.hydra.sweep.dir}")
-    return ["hydra.job.config.override_dirname.exclude_keys=[" + ",".join(f"'{key}'" for key in excluded) + "]"]
+        planned.append((jobs[number], folder))
+    exclude = "hydra.job.config.override_dirname.exclude_keys=[" + ",".join(f"'{key}'" for key in excluded) + "]"
+    return TrainPlan([exclude], planned, Path(str(checked[0][1].hydra.sweep.dir)))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from dataclasses import dataclass, field, fields
+from typing import Any, List, Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -248,3 +248,31 @@ def validate(cfg: DictConfig) -> Config:
         f"trainer.diverge_above={trainer.diverge_above} must be a positive loss, or null to stop only at NaN/inf",
     )
     return typed
+
+
+def _known(schema, values: dict) -> dict:
+    """values restricted to the schema's fields: a run saved by an older resdeep still loads."""
+    names = {f.name for f in fields(schema)}
+    return {k: v for k, v in values.items() if k in names}
+
+
+def config_from_saved(saved: dict, overrides: Sequence[str] = ()) -> Config:
+    """The typed Config a checkpoint recorded, with dotted overrides (data.root=/elsewhere) applied and checked."""
+    recipe = dict(saved["recipe"])
+    if recipe.get("epochs") is not None:  # stored after conversion to iterations: keep the recipe as written
+        recipe.update(max_iters=None, milestones=[])
+    data_schema = DATA_SCHEMAS[saved["data"]["name"]]
+    tree = OmegaConf.structured(Config(
+        model=as_model_config(saved["model"]), data=data_schema(**_known(data_schema, saved["data"])),
+        recipe=RecipeConfig(**_known(RecipeConfig, recipe)), trainer=TrainerConfig(**_known(TrainerConfig, saved["trainer"])),
+        seed=saved["seed"], name=saved["name"], out_dir=saved["out_dir"],
+    ))
+    for override in overrides:
+        key, equals, value = override.partition("=")
+        if not equals or key.split(".")[0] not in ("data", "trainer"):
+            raise UserError(f"override '{override}' is not data.<key>=<value> or trainer.<key>=<value>, e.g. data.root=/path/to/cifar10")
+        try:
+            tree = OmegaConf.merge(tree, OmegaConf.from_dotlist([override]))
+        except OmegaConfBaseException as error:
+            raise UserError(f"override '{override}': {str(error).splitlines()[0]}") from None
+    return validate(tree)

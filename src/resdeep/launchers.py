@@ -1,7 +1,8 @@
-"""The sweep launchers resdeep ships or supports: making them available, and checking their fields up front."""
+"""The sweep launchers resdeep ships or supports, and its sweeper: making them available, checking their fields up front."""
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from typing import List, Optional
 
 from hydra.errors import CompactHydraException
@@ -17,23 +18,27 @@ EXTRAS = {
 }
 
 
+SLURM_LAUNCHERS = ("slurm", "submitit_slurm")
+
+
 class JobFailed(CompactHydraException):
     """A sweep job that failed or diverged: Hydra records its job as FAILED and the sweep exits non-zero."""
 
 
 def register_launchers() -> None:
-    """Make hydra/launcher=parallel available.
+    """Make hydra/launcher=parallel and hydra/sweeper=resdeep (the default) available.
 
     Hydra finds plugins by walking the hydra_plugins namespace with pkgutil, which cannot see into a
-    PEP 660 editable install (`pip install -e .`); importing the plugin and naming its class to Hydra's
-    registry makes it work there too (a regular install is found by the scan anyway)."""
+    PEP 660 editable install (`pip install -e .`); importing the plugins and naming their classes to Hydra's
+    registry makes them work there too (a regular install is found by the scan anyway)."""
     from hydra.core.plugins import Plugins
 
     from hydra_plugins.resdeep_parallel_launcher import config  # noqa: F401 - stores hydra/launcher=parallel
     from hydra_plugins.resdeep_parallel_launcher.parallel_launcher import ParallelLauncher
+    from hydra_plugins.resdeep_sweeper.sweeper import ResdeepSweeper  # stores hydra/sweeper=resdeep
 
-    name = f"{ParallelLauncher.__module__}.{ParallelLauncher.__name__}"
-    Plugins.instance().class_name_to_class.setdefault(name, ParallelLauncher)
+    for plugin in (ParallelLauncher, ResdeepSweeper):
+        Plugins.instance().class_name_to_class.setdefault(f"{plugin.__module__}.{plugin.__name__}", plugin)
 
 
 def launcher_choice(overrides: List[str]) -> Optional[str]:
@@ -47,6 +52,9 @@ def check_launcher(overrides: List[str], launcher) -> None:
     choice = launcher_choice(overrides)
     if choice in EXTRAS and importlib.util.find_spec(EXTRAS[choice][0]) is None:
         raise UserError(f"hydra/launcher={choice} needs a launcher that is not installed; install it with: {EXTRAS[choice][1]}")
+    if choice in SLURM_LAUNCHERS and shutil.which("sbatch") is None:
+        raise UserError(f"hydra/launcher={choice} submits each job with SLURM's sbatch, which this machine does not have; "
+                        "run the sweep on the cluster's login node, or here with hydra/launcher=parallel")
     if launcher is None or not str(launcher.get("_target_", "")).startswith("hydra_plugins.resdeep_parallel_launcher"):
         return
     from hydra_plugins.resdeep_parallel_launcher.slots import check_plan, visible_gpus

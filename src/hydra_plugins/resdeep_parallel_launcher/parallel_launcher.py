@@ -18,11 +18,11 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
 from hydra_plugins.resdeep_parallel_launcher.slots import check_plan, cpu_count, plan_workers, visible_gpus
+from resdeep.runs.layout import CONSOLE_FILE
 
 log = logging.getLogger(__name__)
 
 INTERRUPTED_EXIT_CODE = 75  # resdeep's "checkpoint saved, run me again"
-CONSOLE_FILE = "console.log"
 
 
 class JobProcessFailed(CompactHydraException):

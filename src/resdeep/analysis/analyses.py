@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from resdeep.errors import UserError  # noqa: E402
+from resdeep.runs.layout import ANALYSIS_DIR, IDENTITY_FILE, TB_DIR  # noqa: E402
 
 ANALYSES = {
     "responses": "std of each 3x3 layer's response on the test set, by layer and sorted (the paper's Figure 7)",
@@ -34,7 +35,7 @@ default 21)  --dims 1|2 (landscape)  --span X (landscape, default 1.0)  --depth 
 
 def run_folders(positional: List[str]) -> List[Path]:
     """Run folders from folder arguments and from train-style overrides."""
-    from resdeep.report.runs import find_runs
+    from resdeep.runs import survey
 
     # A sweep job's folder can hold '=' (…/seed0/recipe.lr=0.05): an existing folder is a folder, not an override.
     is_override = [("=" in p and not Path(p).is_dir()) for p in positional]
@@ -43,12 +44,12 @@ def run_folders(positional: List[str]) -> List[Path]:
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
         raise UserError(f"analyze: no such folder: {', '.join(missing)}")
-    runs = [run.folder for run in find_runs(folders)] if folders else []
+    runs = [run.folder for folder in folders for run in survey(folder) if run.identity is not None]
     if overrides:
         from resdeep.compose import run_folder
 
         folder = run_folder(overrides)
-        if not (folder / "run.json").is_file():
+        if not (folder / IDENTITY_FILE).is_file():
             raise UserError(f"analyze: no run at {folder} (from {' '.join(overrides)}); train it first or give its folder")
         runs.append(folder.resolve())
     return runs
@@ -58,10 +59,10 @@ def output_folder(runs: List[Path], out: Path | None) -> Path:
     if out is not None:
         return out
     if not runs:
-        return Path("outputs") / "analysis"
+        return Path("outputs") / ANALYSIS_DIR
     if len(runs) == 1:
-        return runs[0] / "analysis"
-    return Path(os.path.commonpath([str(r) for r in runs])) / "analysis"
+        return runs[0] / ANALYSIS_DIR
+    return Path(os.path.commonpath([str(r) for r in runs])) / ANALYSIS_DIR
 
 
 class FirstImages:
@@ -88,7 +89,7 @@ def tensorboard_scalars(run_folder: Path, tag: str, values: List[float]) -> None
     """values[i] as tag at step i in the run's TensorBoard log, plus their histogram."""
     from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(str(run_folder / "tb"))
+    writer = SummaryWriter(str(run_folder / TB_DIR))
     for step, value in enumerate(values):
         writer.add_scalar(tag, value, step)
     writer.add_histogram(tag + "_histogram", torch.tensor(values), 0)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from resdeep.args import OneLineParser, check_writable  # noqa: E402
-from resdeep.engine.files import write_csv  # noqa: E402
+from resdeep.atomic_files import write_csv  # noqa: E402
 from resdeep.errors import UserError  # noqa: E402
 
 

@@ -12,7 +12,7 @@ from resdeep.args import OneLineParser, check_writable, split_config_dir
 from resdeep.compose import load_config
 from resdeep.models import model_id
 from resdeep.engine.bench import HELP, bench_engine, bench_reference
-from resdeep.engine.files import write_json
+from resdeep.atomic_files import write_json
 from resdeep.errors import UserError
 
 

@@ -29,14 +29,15 @@ def run_eval_command(args: List[str]) -> int:
         check_writable(options.out.parent, f"--out {options.out}")
     import torch
 
-    from resdeep.api import eval_file_name, evaluate_run, load_run
-    from resdeep.engine.files import write_json
+    from resdeep.atomic_files import write_json
+    from resdeep.runs.layout import EVAL_DIR
+    from resdeep.engine.inference import eval_file_name, evaluate_run, load_run
 
     run = load_run(options.run, parse_checkpoint(options.checkpoint), options.overrides)
     device = "cuda" if options.device == "cuda" or (options.device == "auto" and torch.cuda.is_available()) else "cpu"
     result = evaluate_run(run, device=device)
     result["overrides"] = options.overrides
-    out = options.out or (run.folder or run.source.parent) / "eval" / eval_file_name(run, options.overrides)
+    out = options.out or (run.folder or run.source.parent) / EVAL_DIR / eval_file_name(run, options.overrides)
     write_json(out, result)
     crops = ", 10-crop" if result["ten_crop"] else ""
     print(f"{result['model']} at iteration {result['iteration']}: test error {result['test_error']:.2f}% "

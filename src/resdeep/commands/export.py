@@ -19,7 +19,7 @@ def run_export_command(args: List[str]) -> int:
     if options.out.is_dir():
         raise UserError(f"export: --out {options.out} is a folder; give a file name, e.g. --out {options.out / 'model.pt'}")
     check_writable(options.out.parent, f"--out {options.out}")
-    from resdeep.api import export_run, load_run
+    from resdeep.engine.inference import export_run, load_run
 
     run = load_run(options.run, parse_checkpoint(options.checkpoint))
     export_run(run, options.out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import List
 
 import hydra
@@ -18,6 +19,10 @@ from resdeep.presets import config_dir
 from resdeep.config import register_configs
 from resdeep.errors import USAGE_EXIT_CODE, UserError
 from resdeep.launchers import JobFailed, check_launcher, register_launchers
+from resdeep.runs.layout import ERROR_FILE
+from resdeep.runs.state import read_run
+from resdeep.runs.sweep import record_sweep
+from resdeep.runs.table import format_table
 from resdeep.version import version_text
 
 
@@ -31,7 +36,7 @@ def train_job(cfg: DictConfig) -> dict | None:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     run_dir = HydraConfig.get().runtime.output_dir
     try:
-        result = run_job(cfg, run_dir, hydra_files(cfg))
+        result = run_job(cfg, run_dir, hydra_files(cfg), sweep_job=multirun)
     except UserError as error:
         if not multirun:
             # SystemExit passes through Hydra's error reporting, so the user sees one line, no traceback.
@@ -42,9 +47,7 @@ def train_job(cfg: DictConfig) -> dict | None:
     except Exception as error:  # noqa: BLE001 - a sweep must go on when one job crashes
         if not multirun:
             raise
-        from resdeep.engine.job import record_crash
-
-        log = record_crash(run_dir)
+        log = Path(run_dir) / ERROR_FILE  # run_job wrote the traceback there
         print(f"resdeep: job {run_dir} failed: {type(error).__name__}: {error} (traceback in {log})", file=sys.stderr)
         raise JobFailed(f"job {run_dir} failed: {type(error).__name__}: {error}") from None
     if multirun and result.get("diverged"):
@@ -90,27 +93,39 @@ def run_train_command(args: List[str]) -> int:
     parsed = one_line_errors(get_args_parser(), "resdeep train").parse_args(args)
     informational = parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion or parsed.cfg
     register_launchers()
-    folder_overrides: List[str] = []
+    plan = None
     if not informational:
         if parsed.multirun:
             refuse_sweep_in_several_processes()
-        check_launcher(parsed.overrides, None)  # a missing extra, before composing a config that names it
-        folder_overrides = check_train_arguments(parsed.overrides, parsed.config_dir, parsed.multirun)
+        check_launcher(parsed.overrides, None)  # a missing extra or scheduler, before composing a config that names it
+        plan = check_train_arguments(parsed.overrides, parsed.config_dir, parsed.multirun)
         if parsed.multirun:
             check_launcher(parsed.overrides, launcher_config(parsed.overrides, parsed.config_dir))
+            record_sweep(plan.sweep_dir, plan.jobs, ["resdeep", "train", *args])
     register_configs()
     main = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(train_job)
     # Hydra's completion script names the program after argv[0]: it must be the `resdeep` the shell runs.
-    sys.argv = ["resdeep" if parsed.shell_completion else "resdeep train", *with_overrides(args, parsed.overrides, folder_overrides)]
+    sys.argv = ["resdeep" if parsed.shell_completion else "resdeep train", *with_overrides(args, parsed.overrides, plan.extra_overrides if plan else [])]
     try:
         main()
     except ValueError as error:  # Hydra's own argument checks (job errors never reach here)
         raise UserError(str(error).splitlines()[0]) from None
     except SystemExit as stopped:
-        if parsed.multirun and stopped.code == 1:  # Hydra has named the first failed job; say where the rest are
-            print("resdeep: the sweep has failed or diverged jobs; `resdeep status <sweep folder>` lists every job's state", file=sys.stderr)
+        if parsed.multirun and plan is not None:
+            print_sweep_end(plan, file=sys.stderr)
         raise
+    if parsed.multirun and plan is not None:
+        print_sweep_end(plan, file=sys.stdout)
     return 0
+
+
+def print_sweep_end(plan, file) -> None:
+    """The end of a sweep: every job's state in one table, the jobs that failed or diverged named, where to look."""
+    runs = [read_run(folder) for _, folder in plan.jobs if folder is not None]
+    unplaced = sum(folder is None for _, folder in plan.jobs)
+    print(f"\nresdeep: the sweep's {len(plan.jobs)} job(s):", file=file)
+    print(format_table(runs, plan.sweep_dir, unplaced), file=file)
+    print(f"resdeep: `resdeep status {plan.sweep_dir}` shows every job's state again; `resdeep report {plan.sweep_dir}` writes the table and figures", file=file)
 
 
 def with_overrides(args: List[str], overrides: List[str], extra: List[str]) -> List[str]:

@@ -7,7 +7,6 @@ counted (result.json, train.log); it never stops a long run, but a folder of whi
 from __future__ import annotations
 
 import random
-import warnings
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
@@ -61,7 +60,7 @@ class ShorterSideResize:
 
 
 class ImageFiles(Dataset):
-    """Decoded, transformed uint8 images; an unreadable file yields None (skipped by collate)."""
+    """Decoded, transformed uint8 images; an unreadable file yields None and why (skipped by collate, named by the loader)."""
 
     def __init__(self, samples: List[Tuple[str, int]], transform):
         self.samples, self.transform = samples, transform
@@ -73,16 +72,15 @@ class ImageFiles(Dataset):
         path, label = self.samples[index]
         try:
             with Image.open(path) as image:
-                return self.transform(image.convert("RGB")), label
+                return self.transform(image.convert("RGB")), label, None
         except Exception as error:  # noqa: BLE001 - a corrupt image must not stop a long run
-            warnings.warn(f"skipping unreadable image {path}: {error}", stacklevel=1)
-            return None, label
+            return None, label, f"{path} ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
 
 
 def collate_skipping(batch):
-    """Stack the readable images; also return how many were skipped."""
-    good = [(image, label) for image, label in batch if image is not None]
-    skipped = len(batch) - len(good)
+    """Stack the readable images; also return each skipped one's path and why."""
+    good = [(image, label) for image, label, _ in batch if image is not None]
+    skipped = [why for image, _, why in batch if image is None]
     if not good:
         return None, None, skipped
     return torch.stack([g[0] for g in good]), torch.tensor([g[1] for g in good]), skipped
@@ -115,6 +113,7 @@ class FolderLoader:
         self.batch_size, self.seed, self.device, self.workers = batch_size, seed, device, workers
         self.rank, self.world_size, self.lighting = rank, world_size, lighting
         self.epoch, self.position, self.skipped = 0, 0, 0
+        self.unnamed: List[str] = []  # skipped images not yet handed to the run's log (take_skipped)
         self.unreadable_batches = 0  # in a row: a whole epoch of them means no image can be read at all
         self.generator = torch.Generator().manual_seed(seed)
         self.mean, self.std = IMAGENET_MEAN.to(device)[:, None, None], IMAGENET_STD.to(device)[:, None, None]
@@ -139,7 +138,8 @@ class FolderLoader:
                 self.epoch, self.position, self._iterator = self.epoch + 1, 0, None
                 continue
             self.position += 1
-            self.skipped += skipped
+            self.skipped += len(skipped)
+            self.unnamed += skipped
             if images is not None:
                 self.unreadable_batches = 0
                 return self._finish(images, labels)
@@ -148,8 +148,13 @@ class FolderLoader:
                 folder = Path(self.dataset.samples[0][0]).parent.parent
                 raise UserError(
                     f"no training image under {folder} could be read in {self.unreadable_batches} batches in a row "
-                    f"(an epoch's worth, {self.skipped} images skipped); the files are damaged or not images"
+                    f"(an epoch's worth, {self.skipped} images skipped, e.g. {'; '.join(self.unnamed[:3])}); the files are damaged or not images"
                 )
+
+    def take_skipped(self) -> List[str]:
+        """The images skipped since the last call ('path (why)'), for the run's log."""
+        taken, self.unnamed = self.unnamed, []
+        return taken
 
     def _finish(self, images, labels):
         images = images.to(self.device, non_blocking=True).float() / 255

@@ -56,7 +56,7 @@ def timed(run_one, iterations: int, warmup: int, batch: int, device: torch.devic
 def bench_engine(cfg: Config, device: torch.device, iterations: int, warmup: int) -> tuple[dict, dict]:
     """resdeep's own path: device-resident loader, fast-path switches, TrainStep. Also the loader alone."""
     from resdeep.engine.distributed import World
-    from resdeep.engine.fastpath import make_train_step
+    from resdeep.engine.train_step import make_train_step
     from resdeep.engine.train import build_training, local_batch_shape
 
     reset_peak_memory(device)

@@ -2,27 +2,15 @@
 from __future__ import annotations
 
 import pickle
-import re
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional
 
 import torch
 
-from resdeep.engine.files import atomic_write, remove_stale_temporaries
+from resdeep.atomic_files import atomic_write, remove_stale_temporaries
 from resdeep.errors import UserError
-
-CHECKPOINT_DIR = "checkpoints"
-PATTERN = re.compile(r"^iter_(\d+)\.pt$")
-
-
-def checkpoint_paths(run_dir: Path) -> List[Tuple[int, Path]]:
-    """(iteration, path) of every checkpoint in the run, newest first."""
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := PATTERN.match(p.name))]
-    return sorted(found, reverse=True)
+from resdeep.runs.layout import CHECKPOINT_DIR, checkpoint_path, checkpoint_paths
 
 
 class _RememberWriteErrors:
@@ -44,9 +32,8 @@ class _RememberWriteErrors:
 
 def save_checkpoint(run_dir: Path, iteration: int, state: Dict[str, Any], keep: int) -> Path:
     """Write iter_<n>.pt atomically; then drop all but the newest `keep`. A full disk is one clear UserError."""
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    target = folder / f"iter_{iteration:08d}.pt"
-    remove_stale_temporaries(folder, "iter_*.pt")  # left by a process killed while writing
+    target = checkpoint_path(run_dir, iteration)
+    remove_stale_temporaries(target.parent, "iter_*.pt")  # left by a process killed while writing
     stream = None
 
     def write(raw) -> None:

@@ -1,4 +1,4 @@
-"""What a run writes as it goes: TensorBoard events, metrics.jsonl, train.log, and a progress bar or log lines."""
+"""What a run writes as it goes: TensorBoard events, metrics.jsonl, train.log, state.json, and a progress bar or lines."""
 from __future__ import annotations
 
 import json
@@ -9,24 +9,9 @@ import time
 from pathlib import Path
 from typing import Dict, Optional
 
-from resdeep.engine.files import atomic_write_text, naming, remove_stale_temporaries
-
-METRICS_FILE = "metrics.jsonl"
-TB_DIR = "tb"
-LOG_FILE = "train.log"
-
-
-def read_metrics(run_dir: Path) -> list:
-    """Every record of metrics.jsonl (one per evaluation); a torn last line is ignored."""
-    path = Path(run_dir) / METRICS_FILE
-    records = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return records
+from resdeep.atomic_files import atomic_write_text, naming, remove_stale_temporaries
+from resdeep.runs.layout import LOG_FILE, METRICS_FILE, TB_DIR
+from resdeep.runs.state import StateWriter
 
 
 def _clock(seconds: float) -> str:
@@ -39,20 +24,25 @@ class RunLogger:
     """Rank 0's writer. On resume it drops whatever was logged after the checkpoint, so curves never repeat.
 
     A user deleting tb/, metrics.jsonl or train.log mid-run costs no rows: metrics.jsonl is rewritten
-    whole from memory, and TensorBoard and train.log go on in new files."""
+    whole from memory, and TensorBoard and train.log go on in new files. state.json (`state`, for machines:
+    `resdeep status`, `report`) says at each log point where the run is, and says it stopped when it does."""
 
-    def __init__(self, run_dir: Path, start_iteration: int, max_iters: int, config_text: str, progress: str, enabled: bool = True):
+    def __init__(self, run_dir: Path, start_iteration: int, max_iters: int, config_text: str, progress: str, enabled: bool = True,
+                 records: Optional[list] = None, state: Optional[StateWriter] = None):
         self.run_dir, self.enabled, self.max_iters = Path(run_dir), enabled, max_iters
         self.writer = None
         self.bar = None
         self.log = None
+        self.state, self.checkpoint = state, start_iteration or None
+        self.warned_skipping = False
         if not enabled:
             return
         # Every line, whatever the console shows, appended across resumes.
         self.log = open(self.run_dir / LOG_FILE, "a", buffering=1)
         remove_stale_temporaries(self.run_dir, METRICS_FILE)  # left by a process killed while rewriting it
-        self.records = [r for r in read_metrics(self.run_dir) if r["iteration"] <= start_iteration]
+        self.records = list(records or [])  # the checkpoint's: what was evaluated up to the iteration it resumes from
         self._write_all_metrics()
+        self._state("running", start_iteration)
         self.writer = self._open_tensorboard(purge_step=start_iteration + 1 if start_iteration else None)
         if start_iteration == 0:
             self.writer.add_text("config", "```\n" + config_text + "\n```", 0)
@@ -100,11 +90,35 @@ class RunLogger:
             writer.add_scalar(tag, value, iteration)
         line = f"iter {iteration}/{self.max_iters}  loss {train_loss:.4f}  train error {train_error:.2f}%  lr {lr:g}  {images_per_s:,.0f} img/s  {self._timing(iteration)}"
         self._to_file(line)
+        self._state("running", iteration, train_error=train_error, train_loss=train_loss, lr=lr, images_per_s=images_per_s)
         if self.bar is not None:
             self.bar.set_postfix(loss=f"{train_loss:.3f}", err=f"{train_error:.1f}%", img_s=f"{images_per_s:,.0f}", refresh=False)
             self.bar.update(iteration - self.bar.n)
         elif self.style == "lines":
             print(line, flush=True)
+
+    def skipped_images(self, skipped: list, total: int) -> None:
+        """Each skipped image in train.log; on the console one line, the first time, with the first few."""
+        if not self.enabled:
+            return
+        for image in skipped:
+            self._to_file(f"skipped an unreadable training image: {image}")
+        if not self.warned_skipping:
+            self.warned_skipping = True
+            print(f"resdeep: warning: skipping unreadable training images ({total} so far, e.g. {'; '.join(skipped[:3])}); "
+                  f"each is named in {self.run_dir / LOG_FILE}", file=sys.stderr, flush=True)
+
+    def checkpoint_saved(self, iteration: int) -> None:
+        """The newest checkpoint's iteration, said in the next state.json."""
+        self.checkpoint = iteration
+
+    def interrupted(self, iteration: int) -> None:
+        """A requested stop, after its checkpoint: a rerun resumes at `iteration`."""
+        self._state("interrupted", iteration)
+
+    def _state(self, state: str, iteration: int, **values) -> None:
+        if self.enabled and self.state is not None:
+            self.state.write(state, iteration, total=self.max_iters, checkpoint=self.checkpoint, **values)
 
     def step(self) -> None:
         """One training iteration done: the bar moves (a counter on the host, no device sync)."""

@@ -5,7 +5,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
-from resdeep.engine.files import write_csv
+from resdeep.atomic_files import write_csv
 from resdeep.report.groups import ConfigGroup
 from resdeep.report.runs import Run
 

@@ -1,4 +1,4 @@
-"""Finding run folders and reading what they recorded."""
+"""The runs a report is made of: each run folder's record (resdeep.runs), with what grouping and curves need."""
 from __future__ import annotations
 
 import re
@@ -6,18 +6,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from omegaconf import OmegaConf
-
 from resdeep.models import model_id
-from resdeep.engine.files import read_json
-from resdeep.engine.logger import TB_DIR, read_metrics
+from resdeep.runs import Run as RunRecord
+from resdeep.runs import survey
+from resdeep.runs.layout import TB_DIR
 
 
 @dataclass
 class Run:
-    """One run folder: which experiment, network and config, its curves and how it ended."""
+    """One run in a report: which experiment, network and config, its curves and its state (from its record)."""
 
-    folder: Path
+    record: RunRecord
     label: str  # the folder as the user named it (the report's `run` column)
     experiment: str
     data: str
@@ -28,22 +27,33 @@ class Run:
     model_config: dict
     setup: dict  # data and recipe, length included: what must match for seeds to be averaged
     max_iters: Optional[int]
-    records: List[dict] = field(default_factory=list)
-    result: Optional[dict] = None
-    failure: Optional[str] = None  # the last line of error.log, when the job failed
-    _train_curve: Optional[List[Tuple[int, float]]] = None
+    _train_curve: Optional[List[Tuple[int, float]]] = field(default=None, repr=False)
+
+    @property
+    def folder(self) -> Path:
+        return self.record.folder
 
     @property
     def status(self) -> str:
-        if self.result:
-            return self.result["status"]
-        return "failed" if self.failure else "in progress"
+        """The run's state, as `resdeep status` says it: finished, diverged, running, interrupted, failed."""
+        return self.record.state
 
     @property
     def iteration(self) -> int:
-        if self.result:
-            return self.result["iterations"]
-        return self.records[-1]["iteration"] if self.records else 0
+        return self.record.iteration
+
+    @property
+    def records(self) -> List[dict]:
+        return self.record.records
+
+    @property
+    def result(self) -> Optional[dict]:
+        return self.record.result
+
+    @property
+    def failure(self) -> Optional[str]:
+        """The last error line of a failed run."""
+        return self.record.detail if self.record.state == "failed" else None
 
     @property
     def final_test_error(self) -> Optional[float]:
@@ -54,10 +64,12 @@ class Run:
         return self.records[-1]["train_error"] if self.records else None
 
     def train_curve(self) -> List[Tuple[int, float]]:
-        """(iteration, training error) at every logged point (TensorBoard's error/train), else at every evaluation."""
+        """(iteration, training error) at every logged point (TensorBoard's error/train), else at every evaluation;
+        never past the run's iteration (an interrupted run resumes there and logs the rest again)."""
         if self._train_curve is None:
-            self._train_curve = _tensorboard_curve(self.folder / TB_DIR, "error/train") or [
+            curve = _tensorboard_curve(self.folder / TB_DIR, "error/train") or [
                 (r["iteration"], r["train_error"]) for r in self.records if r.get("train_error") is not None]
+            self._train_curve = [(i, e) for i, e in curve if i <= self.iteration or self.status == "running"]
         return self._train_curve
 
 
@@ -79,60 +91,42 @@ def family_of(model: str) -> str:
     return re.sub(r"\d+", "", model, count=1)
 
 
-def _hydra_config(folder: Path) -> dict:
-    path = folder / ".hydra" / "config.yaml"
-    try:
-        return OmegaConf.to_container(OmegaConf.load(path)) if path.is_file() else {}
-    except Exception:  # noqa: BLE001 - an unreadable copy only costs the experiment name and length
-        return {}
+def run_length(record: RunRecord) -> dict:
+    """How long the run's config trains: its max_iters, or its epochs (and max_iters when that cuts them short)."""
+    recipe = record.config.get("recipe") if isinstance(record.config.get("recipe"), dict) else {}
+    if recipe.get("epochs") is not None:
+        return {"epochs": recipe["epochs"], **({"max_iters": recipe["max_iters"]} if recipe.get("max_iters") is not None else {})}
+    return {"max_iters": (record.result or {}).get("max_iters") or recipe.get("max_iters") or record.total}
 
 
-def load_run(folder: Path, label: str = "") -> Optional[Run]:
-    """A Run from a folder holding run.json (written when training starts), else None."""
-    identity = read_json(folder / "run.json")
-    if not identity:
-        return None
+def report_run(record: RunRecord, label: str) -> Run:
+    """A record with a run.json, as the report groups it."""
+    identity = record.identity
     model = model_id(identity["model"])
-    result = read_json(folder / "result.json")
-    composed = _hydra_config(folder)
-    recipe = composed.get("recipe") or {}
-    max_iters = result["max_iters"] if result else recipe.get("max_iters")
-    length = {"epochs": recipe["epochs"]} if recipe.get("epochs") is not None else {"max_iters": max_iters}
-    setup = {"data": identity["data"], "recipe": {**identity["recipe"], **length}}
-    # out_dir/<name>/<data>/<model>/seed<k>: the name is the experiment, also when .hydra/ is gone.
-    experiment = composed.get("name") or (folder.parents[2].name if len(folder.parents) > 2 else "default")
-    crash, metrics = folder / "error.log", folder / "metrics.jsonl"
-    # A crash the run was resumed past (error.log older than the latest metrics) is no failure any more.
-    crashed = crash.is_file() and (not metrics.is_file() or crash.stat().st_mtime >= metrics.stat().st_mtime)
-    failure = _last_line(crash) if crashed and not result else None
-    return Run(folder, label or str(folder), experiment, identity["data"]["name"], model, family_of(model),
-               identity["model"].get("depth", 0), identity["seed"], identity["model"], setup, max_iters,
-               read_metrics(folder), result, failure)
+    setup = {"data": identity["data"], "recipe": {**identity["recipe"], **run_length(record)}}
+    return Run(record, label, record.experiment, identity["data"]["name"], model, family_of(model), identity["model"].get("depth", 0),
+               identity["seed"], identity["model"], setup, run_length(record).get("max_iters"))
 
 
 def scan_runs(folders: List[Path]) -> Tuple[List[Run], List[str]]:
-    """Every run under the given folders, and one line for each folder that looks like a run but cannot be read."""
+    """Every run under the given folders, and one line for each job that cannot be in a table: it failed before
+    training started, never started, or its files cannot be read."""
     runs, problems, seen = [], [], set()
     for top in map(Path, folders):
-        marks = sorted({p.parent for name in ("run.json", "error.log") for p in [*top.glob(name), *top.rglob(f"*/{name}")]})
-        for folder in marks:
-            resolved = folder.resolve()
-            if resolved in seen:
+        for record in survey(top):
+            key = record.folder.resolve()
+            if key in seen:
                 continue
-            seen.add(resolved)
-            label = str(top / folder.relative_to(top)) if folder != top else str(top)
-            if not (folder / "run.json").is_file():
-                problems.append(f"{label}: failed before training started (error.log: {_last_line(folder / 'error.log')})")
-            elif (run := load_run(resolved, label)) is None:
-                problems.append(f"{label}: run.json is unreadable")
+            seen.add(key)
+            label = str(top / record.folder.relative_to(top)) if record.folder != top and record.folder.is_relative_to(top) else str(record.folder)
+            if record.state == "unreadable":
+                problems.append(f"{label}: unreadable: {record.detail}")
+            elif record.identity is None:
+                why = f"failed before training started: {record.detail}" if record.state == "failed" else f"{record.state}" + (f" ({record.detail})" if record.detail else "")
+                problems.append(f"{label}: {why}")
             else:
-                runs.append(run)
+                runs.append(report_run(record, label))
     return sorted(runs, key=lambda r: (r.experiment, r.data, r.family, r.depth, r.seed)), problems
-
-
-def _last_line(path: Path) -> str:
-    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    return lines[-1] if lines else "empty"
 
 
 def find_runs(folders: List[Path]) -> List[Run]:

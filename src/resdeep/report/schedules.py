@@ -31,7 +31,10 @@ def schedule_differences(setup: dict) -> List[str]:
     published = published_recipe(recipe.get("name", ""))
     if published is None:
         return [f"recipe {recipe.get('name')} is resdeep's own, not a published schedule"]
-    differences = [f"recipe.{key}={value} (paper: {published[key]})" for key, value in recipe.items()
+    def paper(key):  # an epoch recipe has no max_iters: its length is its epochs
+        return f"all {published['epochs']:g} epochs" if key == "max_iters" and published[key] is None else published[key]
+
+    differences = [f"recipe.{key}={value} (paper: {paper(key)})" for key, value in recipe.items()
                    if key in published and key != "name" and published[key] != value]
     if data.get("augment") is False:
         differences.append("data.augment=false (the paper augments)")

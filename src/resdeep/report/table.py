@@ -29,14 +29,14 @@ def fmt(value: Optional[float]) -> str:
 def error_cells(runs: List[Run]) -> Tuple[Optional[float], str, str, str]:
     """(best final test error of finished seeds, its cell, mean ± std over seeds, what state each run is in)."""
     finished = [r for r in runs if r.status == "finished" and r.final_test_error is not None]
-    in_progress = [r for r in runs if r.status == "in progress"]
+    in_progress = [r for r in runs if r.status in ("running", "interrupted")]
     diverged = [r for r in runs if r.status == "diverged"]
     failed = [r for r in runs if r.status == "failed"]
     state = [f"{len(finished)} finished"] if finished else []
     if diverged:
         state.append(f"{len(diverged)} diverged (seed {', '.join(str(r.seed) for r in diverged)})")
     state += [f"seed {r.seed} failed: {r.failure}" for r in failed]
-    state += [f"seed {r.seed} in progress (iter {r.iteration}/{r.max_iters if r.max_iters is not None else '?'})" for r in in_progress]
+    state += [f"seed {r.seed} {r.status} (iter {r.iteration}/{r.max_iters if r.max_iters is not None else '?'})" for r in in_progress]
     if not finished:
         if diverged and not in_progress:
             return None, "diverged", "—", "; ".join(state)

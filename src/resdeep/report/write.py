@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
-from resdeep.engine.files import atomic_write_text
+from resdeep.atomic_files import atomic_write_text
 from resdeep.errors import UserError
 from resdeep.report.curves import write_curves_csv
 from resdeep.report.depth_figure import draw_depth_figures

@@ -1,4 +1,4 @@
-"""Small helpers for files that must never be seen half-written."""
+"""Writing files that are never seen half-written (a temporary file, fsync, rename), and reading them back."""
 from __future__ import annotations
 
 import csv

@@ -1,99 +1,10 @@
-"""The GPU fast path: each part a named switch, none of which changes the recipe.
-
-On CUDA every switch defaults to on. On the CPU only channels_last does (oneDNN's convolutions run
-about 1.35x faster in it on a 2-core x86 machine, see docs/performance.md); bf16 autocast can be turned
-on there too. None of them changes batch, schedule, augmentation or weight decay.
-"""
+"""One training step (forward, loss, backward, SGD update), eager or captured whole in a CUDA graph."""
 from __future__ import annotations
-
-import contextlib
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from resdeep.config import TrainerConfig
-
-
-@dataclass
-class FastPath:
-    """The resolved switches for one run."""
-
-    channels_last: bool
-    bf16: bool
-    compile: bool
-    cuda_graphs: bool
-    fused_optimizer: bool
-
-    @property
-    def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.channels_last else torch.contiguous_format
-
-    def describe(self) -> str:
-        on = [name for name, value in vars(self).items() if value]
-        return ", ".join(on) if on else "off (plain fp32 eager)"
-
-
-def resolve_fast_path(trainer: TrainerConfig, device: torch.device, distributed: bool = False) -> FastPath:
-    """Turn null ('auto') switches into on for CUDA, off elsewhere (channels_last: on everywhere).
-
-    CUDA graphs need one process."""
-    cuda = device.type == "cuda"
-
-    def pick(value):
-        return cuda if value is None else bool(value)
-
-    return FastPath(
-        channels_last=True if trainer.channels_last is None else bool(trainer.channels_last),
-        bf16=trainer.precision == "bf16" or (trainer.precision == "auto" and cuda),
-        compile=pick(trainer.compile),
-        cuda_graphs=cuda and not distributed and pick(trainer.cuda_graphs),
-        fused_optimizer=cuda and pick(trainer.fused_optimizer),
-    )
-
-
-def autocast_context(fast: FastPath, device: torch.device):
-    """A context factory for bf16 autocast (fp32 master weights stay in the optimizer)."""
-    if fast.bf16:
-        # No weight-cast cache: it is not allowed under CUDA graph capture, and each weight is used once.
-        return lambda: torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
-    return contextlib.nullcontext
-
-
-def parameter_groups(model: torch.nn.Module, scalar_lr_factor: float) -> list[dict]:
-    """One group, or two when one-number parameters (Fixup's biases and multipliers) learn at a fraction of the rate."""
-    parameters = list(model.parameters())
-    scalars = [p for p in parameters if p.numel() == 1]
-    if scalar_lr_factor == 1 or not scalars:
-        return [{"params": parameters, "lr_factor": 1.0}]
-    others = [p for p in parameters if p.numel() != 1]
-    return [{"params": others, "lr_factor": 1.0}, {"params": scalars, "lr_factor": scalar_lr_factor}]
-
-
-def make_optimizer(model: torch.nn.Module, recipe, fast: FastPath) -> torch.optim.SGD:
-    """SGD with momentum and weight decay on every parameter, as in the paper (fused kernels on CUDA).
-
-    Under a CUDA graph the rate is a device tensor, so that changing it needs no new capture."""
-    extra = {"fused": True} if fast.fused_optimizer or fast.cuda_graphs else {}
-    device = next(model.parameters()).device
-    groups = parameter_groups(model, getattr(recipe, "scalar_lr_factor", 1.0))
-    for group in groups:
-        rate = recipe.lr * group["lr_factor"]
-        group["lr"] = torch.tensor(rate, device=device) if fast.cuda_graphs else rate
-    return torch.optim.SGD(
-        groups, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
-        nesterov=recipe.nesterov, **extra,
-    )
-
-
-def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Write the rate, times the group's lr_factor, into every group (in place when a CUDA graph reads it)."""
-    for group in optimizer.param_groups:
-        rate = lr * group.get("lr_factor", 1.0)
-        if isinstance(group["lr"], torch.Tensor):
-            group["lr"].fill_(rate)
-        else:
-            group["lr"] = rate
+from resdeep.engine.fast_path import FastPath, autocast_context
 
 
 class TrainStep:
