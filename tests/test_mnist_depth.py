@@ -13,7 +13,7 @@ from resdeep.config import Config, DataConfig, RecipeConfig
 from resdeep.engine.job import run_identity
 from resdeep.errors import UserError
 from resdeep.models import build_model, model_config, model_id
-from resdeep.models.mlp import HighwayLayer, ResidualLayer
+from resdeep.models.fully_connected import HighwayLayer, ResidualLayer
 from resdeep.models.summary import count_params, summarize
 from resdeep.report.depth_figure import _draw, depth_groups, family_points
 from resdeep.report.groups import group_runs

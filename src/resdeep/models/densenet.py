@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from resdeep.errors import UserError, choose
-from resdeep.models.init import init_weights
+from resdeep.models.weight_init import init_weights
 from resdeep.models.registry import register_family
 
 STEMS = ("paper", "official")
@@ -91,7 +91,9 @@ class Transition(nn.Sequential):
 
 
 class DenseNet(nn.Module):
-    """conv3x3 stem -> dense block, transition, dense block, transition, dense block -> BN-ReLU-pool-fc."""
+    """conv3x3 stem -> dense block, transition, dense block, transition, dense block -> BN-ReLU-pool-fc.
+
+    Not built by models/stages.py: a dense layer reads every earlier layer's maps, not the one before it."""
 
     def __init__(self, cfg: DenseNetConfig, in_channels: int = 3, num_classes: int = 10):
         super().__init__()

@@ -1,8 +1,8 @@
 """The teaching ResNet for MNIST (F. Fleuret, EPFL deep learning course), with switches for skips and BN.
 
-conv 1x1 (1->C) + ReLU, B blocks of conv3x3-BN-ReLU-conv3x3-BN (+ x), ReLU, average pool over 28x28, ReLU,
-linear C->10. C=16, B=25 has exactly 117,802 parameters; C=10, B=30 has 55,930. Depth counts weight layers:
-2B+2 (52 and 62). Initialisation is PyTorch's default, as in the course's code.
+conv 1x1 (1->C) + ReLU, B blocks of conv3x3-BN-ReLU-conv3x3-BN (+ x), ReLU (He et al.'s basic block, its convs
+with bias), average pool over 28x28, ReLU, linear C->10. C=16, B=25 has exactly 117,802 parameters; C=10, B=30
+has 55,930. Depth counts weight layers: 2B+2 (52 and 62). Initialisation is PyTorch's default, as in the course's code.
 """
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from resdeep.errors import UserError
+from resdeep.models.blocks import BasicBlock
+from resdeep.models.parts import Parts
 from resdeep.models.registry import register_family
+from resdeep.models.stages import make_stages
 
 SHORTCUTS = ("identity", "none")
 NORMS = ("batch", "none")
@@ -30,30 +33,17 @@ class MnistResNetConfig:
     norm: str = "batch"
 
 
-class TeachingBlock(nn.Module):
-    """conv-BN-ReLU-conv-BN, the input added back when skips are on, then ReLU."""
-
-    def __init__(self, channels: int, skip: bool, batch_norm: bool):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.bn2 = nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
-        self.skip = skip
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(y + x if self.skip else y)
-
-
 class MnistResNet(nn.Module):
     """conv1x1 -> blocks -> average pool -> ReLU -> linear."""
 
-    def __init__(self, blocks: int, width: int, skip: bool, batch_norm: bool, in_channels: int, num_classes: int):
+    def __init__(self, cfg: MnistResNetConfig, in_channels: int, num_classes: int):
         super().__init__()
-        self.conv0 = nn.Conv2d(in_channels, width, 1)
-        self.blocks = nn.Sequential(*(TeachingBlock(width, skip, batch_norm) for _ in range(blocks)))
-        self.fc = nn.Linear(width, num_classes)
+        blocks = (cfg.depth - 2) // 2
+        parts = Parts(norm=cfg.norm, shortcut="A" if cfg.shortcut == "identity" else "none", conv_bias=True)
+        self.conv0 = nn.Conv2d(in_channels, cfg.width, 1)
+        self.blocks = make_stages(cfg.width, (cfg.width,), (blocks,), (1,),
+                                  lambda in_channels, width, stride, index: BasicBlock(in_channels, width, stride, parts))
+        self.fc = nn.Linear(cfg.width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(F.relu(self.conv0(x)))
@@ -83,8 +73,7 @@ def mnist_resnet_run_name(cfg: MnistResNetConfig) -> str:
 
 
 def build_mnist_resnet(cfg: MnistResNetConfig, in_channels: int, num_classes: int) -> nn.Module:
-    blocks = (cfg.depth - 2) // 2
-    return MnistResNet(blocks, cfg.width, cfg.shortcut == "identity", cfg.norm == "batch", in_channels, num_classes)
+    return MnistResNet(cfg, in_channels, num_classes)
 
 
 register_family("mnist_resnet", MnistResNetConfig, build_mnist_resnet, validate_mnist_resnet, mnist_resnet_run_name,
