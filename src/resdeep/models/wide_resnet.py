@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resdeep.errors import UserError
+from resdeep.errors import UserError, choose
 from resdeep.models.blocks import conv3x3
 from resdeep.models.parts import Parts
 from resdeep.models.registry import register_family
 from resdeep.models.stages import make_stages, run_blocks
-from resdeep.models.weight_init import init_weights
+from resdeep.models.weight_init import BN_WEIGHTS, init_weights
 
 PUBLISHED_DROPOUT = 0.3  # on CIFAR; the run name says when a run differs
 
@@ -27,6 +27,7 @@ class WrnConfig:
     dropout: float = PUBLISHED_DROPOUT
     se: bool = False
     checkpoint_activations: bool = False
+    bn_weight_init: str = "uniform"  # uniform: BN weight ~ U[0, 1), as both official codes (Lua and PyTorch); ones: 1
 
 
 class WideBlock(nn.Module):
@@ -78,29 +79,32 @@ class WideResNet(nn.Module):
 
 
 def validate_wrn(cfg: WrnConfig) -> None:
-    """Depth 6n+4, a positive widening factor, dropout in [0, 1)."""
+    """Depth 6n+4, a positive widening factor, dropout in [0, 1), a known BN weight init."""
     if cfg.depth < 10 or (cfg.depth - 4) % 6:
         raise UserError(f"model.depth={cfg.depth} is not 6n+4 with n >= 1; Wide ResNet depths are 10, 16, 22, 28, 34, 40, ...")
     if cfg.widen < 1:
         raise UserError(f"model.widen={cfg.widen} must be a positive widening factor (1 is a pre-activation ResNet)")
     if not 0 <= cfg.dropout < 1:
         raise UserError(f"model.dropout={cfg.dropout} must be in [0, 1) (the paper uses 0.3 on CIFAR, 0 turns it off)")
+    choose(cfg.bn_weight_init, BN_WEIGHTS, "model.bn_weight_init")
 
 
 def wrn_run_name(cfg: WrnConfig) -> str:
-    """wrn28_10, wrn16_8-drop0, wrn16_8-drop0-se."""
+    """wrn28_10, wrn16_8-drop0, wrn16_8-drop0-se, wrn28_10-gamma1."""
     parts = [f"wrn{cfg.depth}_{cfg.widen}"]
     if cfg.dropout != PUBLISHED_DROPOUT:
         parts.append(f"drop{cfg.dropout:g}")
     if cfg.se:
         parts.append("se")
+    if cfg.bn_weight_init == "ones":
+        parts.append("gamma1")
     return "-".join(parts)
 
 
 def build_wrn(cfg: WrnConfig, in_channels: int, num_classes: int) -> nn.Module:
-    """The official code's init: He normal with fan_in for the convs and the fc, zero fc bias, BN weight 1."""
+    """The official code's init: He normal with fan_in for the convs and the fc, zero fc bias, BN weight U[0, 1)."""
     model = WideResNet(cfg, in_channels, num_classes)
-    init_weights(model, mode="fan_in")
+    init_weights(model, mode="fan_in", bn_weight=cfg.bn_weight_init)
     nn.init.kaiming_normal_(model.fc.weight, mode="fan_in", nonlinearity="relu")
     nn.init.zeros_(model.fc.bias)
     return model
