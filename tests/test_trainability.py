@@ -197,6 +197,26 @@ def test_the_highway_gate_bias_is_set_and_decides_between_carry_and_transform():
             assert torch.allclose(block(x), want, atol=1e-6), expected
 
 
+def test_highway19_starts_from_the_official_prototxts_fillers_as_caffe_reads_them():
+    torch.manual_seed(0)
+    model = build_model(load_config(["model=highway19"]).model)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    first, classifier = model[1], model[-1]
+    # conv1's gaussian filler sets `value: 0.05`, which Caffe's Gaussian filler ignores: its std stays the default 1.
+    assert first is convs[0] and abs(first.weight.std().item() - 1.0) < 0.1
+    # ip2: gaussian, std 0.05, constant (zero) bias; PyTorch's default U(+-0.1) would never pass 0.1.
+    assert abs(classifier.weight.std().item() - 0.05) < 0.005 and classifier.weight.abs().max() > 0.1
+    assert not classifier.bias.any()
+    # Every other conv: "xavier", which that Caffe fork draws as N(0, 2/fan_in); biases 0, gate biases -2.
+    for conv in convs[1:]:
+        expected = (2 / conv.weight[0].numel()) ** 0.5
+        assert abs(conv.weight.std().item() / expected - 1) < 0.1
+    assert all((layer.gate.bias == -2).all() and not layer.transform.bias.any() for layer in model if hasattr(layer, "gate"))
+    he = build_model(load_config(["model=highway19", "model.init=he"]).model)  # what resdeep did before
+    assert abs(he[1].weight.std().item() - (2 / 27) ** 0.5) < 0.03 and he[-1].weight.abs().max() <= 0.1 and he[-1].bias.any()
+    assert model_id(load_config(["model=highway19", "model.init=he"]).model) == "highway19-he"
+
+
 def test_fixup_scalars_learn_at_a_tenth_of_the_rate_with_recipe_fixup():
     recipe = load_config(["recipe=fixup", "model=fixup110"]).recipe
     assert recipe.scalar_lr_factor == 0.1 and recipe.epochs == 200 and list(recipe.milestone_epochs) == [100, 150]

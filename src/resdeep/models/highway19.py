@@ -10,10 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resdeep.errors import UserError
+from resdeep.errors import UserError, choose
 from resdeep.models.highway import DEFAULT_GATE_BIAS, highway, init_gates
 from resdeep.models.registry import register_family
 from resdeep.models.weight_init import init_weights
+
+INITS = ("official", "he")
+FIRST_CONV_STD = 1.0  # the prototxt's gaussian filler gives `value: 0.05`, which Caffe's Gaussian filler ignores: std 1
+CLASSIFIER_STD = 0.05  # the prototxt's classifier: gaussian filler, std 0.05, constant (zero) bias
 
 
 class HighwayLayer(nn.Module):
@@ -37,6 +41,7 @@ class Highway19Config:
     depth: int = 19
     gate_bias: float = DEFAULT_GATE_BIAS
     dropout: float = 0.2
+    init: str = "official"  # official: the prototxt's fillers as Caffe reads them; he: He (fan-in) for every conv
 
 
 def conv_relu(in_channels: int, out_channels: int, kernel: int = 3) -> list[nn.Module]:
@@ -55,29 +60,38 @@ def highway19(in_channels: int, num_classes: int, dropout: float) -> nn.Sequenti
 
 
 def validate_highway19(cfg: Highway19Config) -> None:
-    """The one published depth, a finite gate bias, a dropout rate in [0, 1)."""
+    """The one published depth, a finite gate bias, a dropout rate in [0, 1), a known init."""
     if cfg.depth != 19:
         raise UserError(f"model.depth={cfg.depth} is not available for the highway family; its one net has 19 layers (for other depths use model=highway20|highway32|highway44|highway56|highway110)")
     if not math.isfinite(cfg.gate_bias):
         raise UserError(f"model.gate_bias={cfg.gate_bias} must be a finite number (the paper's is -2)")
     if not 0 <= cfg.dropout < 1:
         raise UserError(f"model.dropout={cfg.dropout} must be in [0, 1)")
+    choose(cfg.init, INITS, "model.init")
 
 
 def highway19_run_name(cfg: Highway19Config) -> str:
-    """highway19, highway19-g-1, highway19-d0."""
+    """highway19, highway19-g-1, highway19-d0, highway19-he."""
     name = "highway19"
     if cfg.gate_bias != DEFAULT_GATE_BIAS:
         name += f"-g{cfg.gate_bias:g}"
     if cfg.dropout != 0.2:
         name += f"-d{cfg.dropout:g}"
+    if cfg.init != "official":
+        name += f"-{cfg.init}"
     return name
 
 
 def build_highway19(cfg: Highway19Config, in_channels: int, num_classes: int) -> nn.Module:
-    """The net, He-initialised (fan_in: that Caffe fork's "xavier") with zero biases, then the gate biases."""
+    """He (fan-in: that Caffe fork's "xavier") for the convs, zero biases, the gate biases; with the official init
+    the first conv is N(0, 1) and the classifier N(0, 0.05^2) with zero bias (else PyTorch's default U(+-0.1))."""
     model = highway19(in_channels, num_classes, cfg.dropout)
     init_weights(model, mode="fan_in")
+    if cfg.init == "official":
+        first_conv, classifier = model[1], model[-1]
+        nn.init.normal_(first_conv.weight, 0, FIRST_CONV_STD)
+        nn.init.normal_(classifier.weight, 0, CLASSIFIER_STD)
+        nn.init.zeros_(classifier.bias)
     init_gates(model, cfg.gate_bias)
     return model
 
