@@ -142,6 +142,22 @@ def test_wide_resnet_bn_weights_start_uniform_in_0_1_as_in_both_official_codes()
     assert model_id(load_config(["model=wrn16_4"]).model) == "wrn16_4"
 
 
+def test_memory_efficient_densenet_updates_bn_statistics_once_per_step_like_the_stored_mode():
+    torch.manual_seed(0)
+    options = dict(depth=10, growth=4, bottleneck=True, compression=0.5)
+    stored = build_model(model_config("densenet", **options))
+    saving = build_model(model_config("densenet", **options, memory_efficient=True))
+    saving.load_state_dict(stored.state_dict())
+    x = torch.randn(4, 3, 32, 32)
+    stored(x).square().sum().backward(), saving(x).square().sum().backward()  # the recomputation runs in backward
+    for (name, a), (_, b) in zip(stored.named_buffers(), saving.named_buffers()):
+        assert torch.equal(a, b), name  # the official code's: saved before the recomputation, restored after it
+    first_bn = saving.stages[0].layers[0].bn1
+    assert first_bn.num_batches_tracked.item() == 1
+    stem = saving.conv1(x).detach()  # what the first layer's BN sees
+    assert torch.allclose(first_bn.running_mean, 0.1 * stem.mean((0, 2, 3)), atol=1e-6)  # one update at momentum 0.1, not two
+
+
 def test_reflection_padding_crops_match_torch_reflect_pad():
     images = torch.randint(0, 256, (3, 3, 8, 8), dtype=torch.uint8)
     offsets, flips = torch.tensor([[0, 0], [8, 3], [2, 8]]), torch.tensor([False, True, False])
