@@ -167,6 +167,7 @@ def test_each_family_has_only_its_own_options():
     (["model=resnet20", "model.init=glorot"], "model.init='glorot' is not valid; choose one of: he, looks_linear, fixup"),
     (["model=highway19", "model.init=looks_linear"], "model.init='looks_linear' is not valid; choose one of: official, he"),
     (["model=densenet40_12", "model.stem=conv3x3_bn"], "model.stem='conv3x3_bn' is not valid; choose one of: paper, official"),
+    (["model=mnist_resnet", "model.stem=official"], "model.stem='official' is not valid for mnist_resnet; choose one of: conv1x1, conv3x3_bn"),
     # An option only other families have: not a key of this family's schema.
     (["model=resnet34", "model.stochastic_depth=0.5"], "unknown config key 'model.stochastic_depth'"),
     (["model=resnet20", "model.dropout=0.3"], "unknown config key 'model.dropout'"),
