@@ -13,14 +13,15 @@ from resdeep.config import Config, DataConfig, RecipeConfig
 from resdeep.engine.job import run_identity
 from resdeep.errors import UserError
 from resdeep.models import build_model, model_config, model_id
-from resdeep.models.mlp import HighwayLayer, ResidualLayer
+from resdeep.models.fully_connected import HighwayLayer, ResidualLayer
 from resdeep.models.summary import count_params, summarize
 from resdeep.report.depth_figure import _draw, depth_groups, family_points
 from resdeep.report.groups import group_runs
 from resdeep.report.runs import scan_runs
 from resdeep.report.write import write_report
 
-# Fleuret's teaching ResNet for MNIST (shared docs/FAMILIES.md): exact counts with and without BatchNorm.
+# Fleuret's teaching ResNet for MNIST (shared docs/FAMILIES.md): exact counts with and without BatchNorm, with the
+# lecture net's 1x1 stem (the 30-block variant's 55,930 too; its preset now has the gradient-study code's stem).
 PUBLISHED_PARAMS = {"mnist_resnet": 117_802, "mnist_resnet62_w10": 55_930}
 WITHOUT_BN = {"mnist_resnet": 116_202}
 
@@ -31,11 +32,29 @@ def preset(name, *overrides):
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMS))
 def test_teaching_resnets_have_their_published_parameter_counts(name):
-    assert count_params(build_model(preset(name), 1, 10)) == PUBLISHED_PARAMS[name]
+    lecture_stem = "model.stem=conv1x1"
+    assert count_params(build_model(preset(name, lecture_stem), 1, 10)) == PUBLISHED_PARAMS[name]
     if name in WITHOUT_BN:
-        assert count_params(build_model(preset(name, "model.norm=none"), 1, 10)) == WITHOUT_BN[name]
+        assert count_params(build_model(preset(name, lecture_stem, "model.norm=none"), 1, 10)) == WITHOUT_BN[name]
     # Skips add no parameters.
-    assert count_params(build_model(preset(name, "model.shortcut=none"), 1, 10)) == PUBLISHED_PARAMS[name]
+    assert count_params(build_model(preset(name, lecture_stem, "model.shortcut=none"), 1, 10)) == PUBLISHED_PARAMS[name]
+
+
+def test_the_gradient_study_net_has_the_course_codes_3x3_stem_with_batchnorm_even_without_bn_in_the_blocks():
+    # Fleuret's gradient-study code: conv 3x3 (bias) + BN + ReLU before 30 blocks of 10 channels, where the lecture
+    # net has a 1x1 conv + ReLU: 55,930 - (10 + 10) + (9 * 10 + 10) + 2 * 10 = 56,030 parameters on MNIST.
+    study = build_model(preset("mnist_resnet62_w10"), 1, 10)
+    assert study.conv0.kernel_size == (3, 3) and study.conv0.padding == (1, 1) and isinstance(study.bn0, torch.nn.BatchNorm2d)
+    assert count_params(study) == 55_930 - 20 + 100 + 20 == 56_030
+    without_bn = build_model(preset("mnist_resnet62_w10", "model.norm=none"), 1, 10)  # the blocks lose theirs, not the stem
+    assert isinstance(without_bn.bn0, torch.nn.BatchNorm2d) and count_params(without_bn) == 56_030 - 30 * 2 * 20
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        study.eval()
+        stem = torch.relu(study.bn0(study.conv0(x)))
+        assert torch.allclose(study(x), study.fc(torch.relu(study.blocks(stem).mean((2, 3)))), atol=1e-6)
+    lecture = build_model(preset("mnist_resnet62_w10", "model.stem=conv1x1"), 1, 10)
+    assert lecture.conv0.kernel_size == (1, 1) and lecture.bn0 is None
 
 
 def test_summary_counts_the_teaching_resnets_macs():
@@ -75,7 +94,8 @@ def test_run_names_say_the_kind_and_depth():
     assert model_id(model_config("fc", depth=100, shortcut="highway", gate_bias=-2.0, activation="tanh")) == "highway-fc100-tanh-gate-2"
     assert model_id(model_config("fc", depth=20, shortcut="residual", init="he")) == "residual-fc20-he"
     assert model_id(preset("mnist_resnet")) == "mnist-resnet52"
-    assert model_id(preset("mnist_resnet62_w10", "model.shortcut=none", "model.norm=none")) == "mnist-plain62-nobn-w10"
+    assert model_id(preset("mnist_resnet62_w10", "model.shortcut=none", "model.norm=none")) == "mnist-plain62-nobn-w10-stem3x3"
+    assert model_id(preset("mnist_resnet62_w10", "model.stem=conv1x1")) == "mnist-resnet62-w10"
 
 
 def test_without_skips_and_batchnorm_the_gradient_vanishes_toward_the_input():

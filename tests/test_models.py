@@ -2,11 +2,13 @@
 import pytest
 import torch
 
+from conftest import in_process
 from resdeep.compose import load_config
 from resdeep.presets import group_options
 from resdeep.errors import UserError
 from resdeep.models import build_model, model_config
 from resdeep.models.blocks import PadShortcut, ProjectionShortcut
+from resdeep.models.stages import make_stages
 from resdeep.models.summary import count_params, summarize
 
 PAPER_CIFAR_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962, 1202: 19_421_274}
@@ -151,8 +153,47 @@ def test_each_family_has_only_its_own_options():
         load_config(["model=resnet56", "model.family=imagenet"])
 
 
-def test_each_data_set_has_only_its_own_options():
-    assert not hasattr(load_config(["data=cifar10"]).data, "crop_size")
-    assert load_config(["data=imagenet", "model=resnet18"]).data.crop_size == 224
-    with pytest.raises(UserError, match="data.pca_lighting"):
-        load_config(["data=cifar10", "data.pca_lighting=false"])
+# An option several families share, set to a value only another family offers: refused by the family it was given to,
+# by name, in one line (the command line exits with status 2).
+@pytest.mark.parametrize("overrides, says", [
+    (["model=resnet34", "model.shortcut=highway"], "model.shortcut='highway' is not valid; choose one of: A, B, C, none"),
+    (["model=resnet20", "model.shortcut=identity"], "model.shortcut='identity' is not valid; choose one of: A, B, C, none, highway"),
+    (["model=resnet20", "model.shortcut=residual"], "model.shortcut='residual' is not valid; choose one of: A, B, C, none, highway"),
+    (["model=mnist_resnet", "model.shortcut=A"], "model.shortcut='A' is not valid for mnist_resnet; choose one of: identity, none"),
+    (["model=fc_plain", "model.shortcut=B"], "model.shortcut='B' is not valid for the fc family; choose one of: none, highway, residual"),
+    (["model=fc_plain", "model.activation=crelu"], "model.activation='crelu' is not valid for the fc family; choose one of: relu, tanh"),
+    (["model=plain20", "model.activation=tanh"], "model.activation='tanh' is not valid; choose one of: relu, crelu"),
+    (["model=fc_plain", "model.init=fixup"], "model.init='fixup' is not valid for the fc family; choose one of: glorot, he"),
+    (["model=resnet20", "model.init=glorot"], "model.init='glorot' is not valid; choose one of: he, looks_linear, fixup"),
+    (["model=highway19", "model.init=looks_linear"], "model.init='looks_linear' is not valid; choose one of: official, he"),
+    (["model=densenet40_12", "model.stem=conv3x3_bn"], "model.stem='conv3x3_bn' is not valid; choose one of: paper, official"),
+    (["model=mnist_resnet", "model.stem=official"], "model.stem='official' is not valid for mnist_resnet; choose one of: conv1x1, conv3x3_bn"),
+    # An option only other families have: not a key of this family's schema.
+    (["model=resnet34", "model.stochastic_depth=0.5"], "unknown config key 'model.stochastic_depth'"),
+    (["model=resnet20", "model.dropout=0.3"], "unknown config key 'model.dropout'"),
+    (["model=resnet20", "model.bn_weight_init=ones"], "unknown config key 'model.bn_weight_init'"),
+])
+def test_a_shared_option_with_another_familys_value_is_refused_in_one_line(overrides, says):
+    with pytest.raises(UserError) as refused:
+        load_config(overrides)
+    assert says in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_an_imagenet_net_with_a_highway_shortcut_stops_with_exit_2_and_writes_nothing(tmp_path):
+    # It used to be accepted: an option-A net named resnet34-highway.
+    done = in_process("train", "model=resnet34", "model.shortcut=highway", "data=synthetic", f"out_dir={tmp_path}/out")
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "resdeep: error: model.shortcut='highway' is not valid; choose one of: A, B, C, none"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_stage_builder_strides_the_first_block_of_each_stage_and_chains_the_widths():
+    made = []
+
+    def block(in_channels, width, stride, index):  # a 1x1 conv writing twice its width stands in for a block
+        made.append((index, in_channels, width, stride))
+        return torch.nn.Conv2d(in_channels, 2 * width, 1, stride=stride)
+
+    blocks = make_stages(8, widths=(4, 8), blocks_per_stage=(2, 3), strides=(1, 2), make_block=block)
+    assert made == [(0, 8, 4, 1), (1, 8, 4, 1), (2, 8, 8, 2), (3, 16, 8, 1), (4, 16, 8, 1)]
+    assert blocks(torch.zeros(1, 8, 8, 8)).shape == (1, 16, 4, 4)

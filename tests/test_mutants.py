@@ -22,7 +22,8 @@ from resdeep.engine.schedule import ScheduleState, end_warmup_if_ready, in_itera
 from resdeep.errors import UserError
 from resdeep.models import build_model, model_config
 from resdeep.models.blocks import Bottleneck
-from resdeep.models.init import init_weights
+from resdeep.models.parts import Parts
+from resdeep.models.weight_init import init_weights
 from resdeep.models.summary import count_params
 from resdeep.report.paper import paper_error
 
@@ -63,11 +64,11 @@ def test_a_preact_net_downsamples_and_its_projections_see_the_pre_activated_inpu
 
 def test_a_bottleneck_adds_its_identity_after_the_branch_and_strides_its_first_1x1_by_default():
     torch.manual_seed(0)
-    block = Bottleneck(64, 16, 1, "A").eval()
+    block = Bottleneck(64, 16, 64, 1, Parts(shortcut="A")).eval()
     x = torch.randn(1, 64, 8, 8)
     branch = block.bn3(block.conv3(torch.relu(block.bn2(block.conv2(torch.relu(block.bn1(block.conv1(x))))))))
     assert torch.allclose(block(x), torch.relu(branch + x), atol=1e-6)
-    assert Bottleneck(64, 16, 2, "B").conv1.stride == (2, 2)  # the paper's Table 1 net (stride_on_3x3 is the option)
+    assert Bottleneck(64, 16, 64, 2, Parts(shortcut="B")).conv1.stride == (2, 2)  # the paper's Table 1 net (stride_on_3x3 is the option)
 
 
 def test_another_models_checkpoint_names_the_first_tensor_only_one_side_has_and_at_most_three_differences(tmp_path):

@@ -9,7 +9,7 @@ from resdeep.presets import group_options
 from resdeep.data.device_loader import augment_batch
 from resdeep.engine.schedule import in_iterations
 from resdeep.errors import UserError
-from resdeep.models import build_model, model_config
+from resdeep.models import build_model, model_config, model_id
 from resdeep.models.summary import count_params, summarize
 
 
@@ -124,6 +124,38 @@ def test_densenet_stems_and_memory_efficient_gradients():
     plain(x).square().sum().backward(), saving(x).square().sum().backward()
     for a, b in zip(plain.parameters(), saving.parameters()):
         assert torch.allclose(a.grad, b.grad, atol=1e-5)
+
+
+def test_wide_resnet_bn_weights_start_uniform_in_0_1_as_in_both_official_codes():
+    torch.manual_seed(0)
+    model = build_model(load_config(["model=wrn16_4"]).model)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    gammas = torch.cat([bn.weight.detach() for bn in bns])
+    assert len(gammas) == (16 + 64) + (64 + 64) + (64 + 128) + (128 + 128) + (128 + 256) + (256 + 256) + 256  # 6 blocks, final BN
+    # U[0, 1): torch.rand (PyTorch code) and weight:uniform() (Lua): mean 1/2, standard deviation 1/sqrt(12).
+    assert 0 <= gammas.min() and gammas.max() < 1
+    assert abs(gammas.mean().item() - 0.5) < 0.03 and abs(gammas.std().item() - 12 ** -0.5) < 0.02
+    assert all(torch.all(bn.bias == 0) for bn in bns)
+    ones = build_model(load_config(["model=wrn16_4", "model.bn_weight_init=ones"]).model)
+    assert all(torch.all(m.weight == 1) for m in ones.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert model_id(load_config(["model=wrn16_4", "model.bn_weight_init=ones"]).model) == "wrn16_4-gamma1"
+    assert model_id(load_config(["model=wrn16_4"]).model) == "wrn16_4"
+
+
+def test_memory_efficient_densenet_updates_bn_statistics_once_per_step_like_the_stored_mode():
+    torch.manual_seed(0)
+    options = dict(depth=10, growth=4, bottleneck=True, compression=0.5)
+    stored = build_model(model_config("densenet", **options))
+    saving = build_model(model_config("densenet", **options, memory_efficient=True))
+    saving.load_state_dict(stored.state_dict())
+    x = torch.randn(4, 3, 32, 32)
+    stored(x).square().sum().backward(), saving(x).square().sum().backward()  # the recomputation runs in backward
+    for (name, a), (_, b) in zip(stored.named_buffers(), saving.named_buffers()):
+        assert torch.equal(a, b), name  # the official code's: saved before the recomputation, restored after it
+    first_bn = saving.stages[0].layers[0].bn1
+    assert first_bn.num_batches_tracked.item() == 1
+    stem = saving.conv1(x).detach()  # what the first layer's BN sees
+    assert torch.allclose(first_bn.running_mean, 0.1 * stem.mean((0, 2, 3)), atol=1e-6)  # one update at momentum 0.1, not two
 
 
 def test_reflection_padding_crops_match_torch_reflect_pad():

@@ -14,11 +14,9 @@ from resdeep.engine.evaluate import best_val_test_error
 from resdeep.engine.optim import make_optimizer, set_learning_rate
 from resdeep.engine.train_step import make_train_step
 from resdeep.errors import UserError
-from resdeep.models import build_model, model_config
+from resdeep.models import build_model, model_config, model_id
 from resdeep.models.fixup import FixupBlock
-from resdeep.models.highway import HighwayBlock
-from resdeep.models.looks_linear import CReLUBlock
-from resdeep.models.stochastic_depth import StochasticDepthBlock, survival_probabilities
+from resdeep.models.stochastic_depth import survival_probabilities
 from resdeep.models.summary import count_params
 
 @pytest.fixture(autouse=True)
@@ -96,11 +94,13 @@ def linear_map_error(function, shape, seed=0):
 def test_looks_linear_blocks_and_the_whole_net_are_linear_maps_at_initialisation(norm):
     model = build_model(model_config("cifar", depth=14, shortcut="none", activation="crelu", init="looks_linear", norm=norm))
     model.train(norm == "none")  # BN at init in eval mode (mean 0, variance 1) is a fixed scaling: linear
-    blocks = [m for m in model.modules() if isinstance(m, CReLUBlock)]
-    assert len(blocks) == 6
-    for block in (blocks[0], blocks[2], blocks[-1]):  # a stride-1 block and the two that widen
-        channels = block.conv1.in_channels // 2
-        assert linear_map_error(block, (2, channels, 8, 8)) < 1e-5
+    blocks = list(model.blocks)
+    assert len(blocks) == 6 and all(block.conv2.in_channels == 2 * block.conv2.out_channels for block in blocks)
+    head = lambda x: model.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))  # noqa: E731
+    # Each block ends in CReLU; read by the next mirrored layer it is a linear map of its input (a stride-1 block,
+    # the two that widen, the last).
+    for block, reader in ((blocks[0], blocks[1].conv1), (blocks[2], blocks[3].conv1), (blocks[4], blocks[5].conv1), (blocks[5], head)):
+        assert linear_map_error(lambda x: reader(block(x)), (2, block.conv1.in_channels, 8, 8)) < 1e-5
     assert linear_map_error(model, (2, 3, 16, 16)) < 1e-5
     he = build_model(model_config("cifar", depth=14, shortcut="none", activation="crelu", norm="batch")).eval()
     assert linear_map_error(he, (2, 3, 16, 16)) > 1e-2, "without the mirrored init a CReLU net is not linear"
@@ -131,15 +131,14 @@ def test_the_stochastic_depth_survival_rule_is_linear_decay_to_p_L():
     assert probabilities[26] == pytest.approx(1 - 27 / 54 * 0.5)
     assert sum(probabilities) == pytest.approx((3 * 54 - 1) / 4)  # the paper's expected depth, about 40 of 54
     model = build_model(model_config("cifar", depth=110, stochastic_depth=0.5))
-    blocks = [m for m in model.modules() if isinstance(m, StochasticDepthBlock)]
-    assert [b.survival for b in blocks] == pytest.approx(probabilities)
+    assert [b.drop_path.survival for b in model.blocks] == pytest.approx(probabilities)
     assert survival_probabilities(3, 1.0) == [1.0, 1.0, 1.0]
 
 
 def test_a_stochastic_block_draws_once_per_batch_skips_dropped_branches_and_takes_the_expectation_at_test():
     model = build_model(model_config("cifar", depth=8, stochastic_depth=0.3))
     block = model.blocks[0]
-    block.survival = 0.4
+    block.drop_path.survival = 0.4
     calls = []
     block.conv1.register_forward_hook(lambda *_: calls.append(1))
     x = torch.randn(2, 16, 8, 8)
@@ -173,13 +172,13 @@ def test_a_dropped_block_is_moved_by_weight_decay_and_momentum_as_in_the_authors
     images, labels = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
     dropped = model.blocks[0]
     w0 = dropped.conv1.weight.detach().clone()
-    dropped.survival = 0.0  # dropped at the first step: no gradient from the loss, only weight decay
+    dropped.drop_path.survival = 0.0  # dropped at the first step: no gradient from the loss, only weight decay
     step(images, labels)
     w1 = w0 - 0.1 * 1e-4 * w0  # momentum buffer = gradient = weight_decay * w0
     assert torch.allclose(dropped.conv1.weight, w1, rtol=1e-6, atol=0)
     step(images, labels)  # dropped again: decay of w1 plus momentum 0.9 of the first step's buffer
     assert torch.allclose(dropped.conv1.weight, w1 - 0.1 * (0.9 * 1e-4 * w0 + 1e-4 * w1), rtol=1e-6, atol=0)
-    dropped.survival = 1.0  # kept: a real gradient now, and every parameter has its momentum buffer
+    dropped.drop_path.survival = 1.0  # kept: a real gradient now, and every parameter has its momentum buffer
     w2 = dropped.conv1.weight.detach().clone()
     step(images, labels)
     assert not torch.allclose(dropped.conv1.weight, w2 - 0.1 * (0.9 * (0.9 * 1e-4 * w0 + 1e-4 * w1) + 1e-4 * w2), rtol=1e-6, atol=0)
@@ -188,7 +187,7 @@ def test_a_dropped_block_is_moved_by_weight_decay_and_momentum_as_in_the_authors
 def test_the_highway_gate_bias_is_set_and_decides_between_carry_and_transform():
     assert load_config(["model=highway56"]).model.gate_bias == -2.0
     default = build_model(model_config("cifar", depth=8, shortcut="highway"))
-    gates = [m.gate.bias for m in default.modules() if isinstance(m, HighwayBlock)]
+    gates = [block.gate.bias for block in default.blocks]
     assert len(gates) == 3 and all((g == -2.0).all() for g in gates)
     x = torch.randn(2, 16, 8, 8)
     for bias, expected in ((-60.0, "carry"), (60.0, "transform")):
@@ -197,6 +196,26 @@ def test_the_highway_gate_bias_is_set_and_decides_between_carry_and_transform():
             transform = block.bn2(block.conv2(F.relu(block.bn1(block.conv1(x)))))
             want = F.relu(x) if expected == "carry" else F.relu(transform)
             assert torch.allclose(block(x), want, atol=1e-6), expected
+
+
+def test_highway19_starts_from_the_official_prototxts_fillers_as_caffe_reads_them():
+    torch.manual_seed(0)
+    model = build_model(load_config(["model=highway19"]).model)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    first, classifier = model[1], model[-1]
+    # conv1's gaussian filler sets `value: 0.05`, which Caffe's Gaussian filler ignores: its std stays the default 1.
+    assert first is convs[0] and abs(first.weight.std().item() - 1.0) < 0.1
+    # ip2: gaussian, std 0.05, constant (zero) bias; PyTorch's default U(+-0.1) would never pass 0.1.
+    assert abs(classifier.weight.std().item() - 0.05) < 0.005 and classifier.weight.abs().max() > 0.1
+    assert not classifier.bias.any()
+    # Every other conv: "xavier", which that Caffe fork draws as N(0, 2/fan_in); biases 0, gate biases -2.
+    for conv in convs[1:]:
+        expected = (2 / conv.weight[0].numel()) ** 0.5
+        assert abs(conv.weight.std().item() / expected - 1) < 0.1
+    assert all((layer.gate.bias == -2).all() and not layer.transform.bias.any() for layer in model if hasattr(layer, "gate"))
+    he = build_model(load_config(["model=highway19", "model.init=he"]).model)  # what resdeep did before
+    assert abs(he[1].weight.std().item() - (2 / 27) ** 0.5) < 0.03 and he[-1].weight.abs().max() <= 0.1 and he[-1].bias.any()
+    assert model_id(load_config(["model=highway19", "model.init=he"]).model) == "highway19-he"
 
 
 def test_fixup_scalars_learn_at_a_tenth_of_the_rate_with_recipe_fixup():
@@ -226,14 +245,14 @@ def test_the_test_error_at_the_best_validation_point():
 
 @pytest.mark.parametrize("overrides, option", [
     (["model=plain20", "model.init=looks_linear"], "model.init=looks_linear needs model.activation=crelu"),
-    (["model=resnet20", "model.init=fixup"], "model.init=fixup replaces BatchNorm"),
+    (["model=resnet20", "model.init=fixup"], "model.init=fixup needs model.norm=none (Fixup replaces BatchNorm"),
     (["model=resnet20", "model.norm=none"], "model.norm=none needs"),
-    (["model=plain20", "model.stochastic_depth=0.5"], "model.stochastic_depth needs a residual net"),
+    (["model=plain20", "model.stochastic_depth=0.5"], "model.stochastic_depth=0.5 needs model.shortcut=A|B|C"),
     (["model=resnet20", "model.gate_bias=-1"], "model.gate_bias=-1.0 needs model.shortcut=highway"),
     (["model=resnet20", "model.stochastic_depth=0"], "must be in (0, 1]"),
     (["model=resnet20", "model.stochastic_depth=1.5"], "must be in (0, 1]"),
-    (["model=resnet20", "model.activation=crelu"], "model.activation=crelu is for plain nets"),
-    (["model=highway20", "model.stochastic_depth=0.5"], "model.stochastic_depth needs a residual net"),
+    (["model=resnet20", "model.activation=crelu"], "model.activation=crelu needs model.shortcut=none (CReLU is for plain nets)"),
+    (["model=highway20", "model.stochastic_depth=0.5"], "model.stochastic_depth=0.5 needs model.shortcut=A|B|C"),
     (["model=highway19", "model.depth=20"], "model.depth=20 is not available for the highway family"),
 ])
 def test_impossible_combinations_are_refused_at_start_up(overrides, option):
@@ -283,8 +302,6 @@ def test_a_resumed_run_is_bitwise_identical_to_an_uninterrupted_one(tmp_path):
 
 
 def test_each_remedy_names_its_run_folder():
-    from resdeep.models import model_id
-
     names = {
         "highway56": model_config("cifar", depth=56, shortcut="highway", gate_bias=-2.0),
         "highway56-g-1": model_config("cifar", depth=56, shortcut="highway", gate_bias=-1.0),

@@ -24,7 +24,7 @@ class DeletedBlock(nn.Module):
         shortcut = getattr(block, "shortcut", None)
         if shortcut is None:
             conv = block.conv1
-            out_channels = block.conv3.out_channels if hasattr(block, "conv3") else block.conv2.out_channels
+            out_channels = getattr(block, "out_channels", None) or (block.conv3.out_channels if hasattr(block, "conv3") else block.conv2.out_channels)
             shortcut = PadShortcut(conv.in_channels, out_channels, conv.stride[0] if conv.stride[0] > 1 else getattr(block, "conv2").stride[0])
         self.shortcut = shortcut
 

@@ -15,7 +15,7 @@ def response_layers(model: nn.Module) -> List[Tuple[str, nn.BatchNorm2d]]:
     if isinstance(getattr(model, "bn1", None), nn.BatchNorm2d) and getattr(model.conv1, "kernel_size", None) == (3, 3):
         layers.append(("conv1", model.bn1))
     for index, block in enumerate(getattr(model, "blocks", [])):
-        if isinstance(block, BasicBlock):
+        if isinstance(block, BasicBlock) and isinstance(block.bn1, nn.BatchNorm2d):
             layers += [(f"blocks.{index}.bn1", block.bn1), (f"blocks.{index}.bn2", block.bn2)]
     return layers
 

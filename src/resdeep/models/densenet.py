@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import List
+from typing import Callable, Iterator, List
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +12,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from resdeep.errors import UserError, choose
-from resdeep.models.init import init_weights
+from resdeep.models.weight_init import init_weights
 from resdeep.models.registry import register_family
 
 STEMS = ("paper", "official")
@@ -28,7 +29,7 @@ class DenseNetConfig:
     compression: float = 1.0  # theta: a transition keeps floor(theta*m) of m maps; 0.5 for BC
     stem: str = "paper"  # paper: 16 maps (2k for bottleneck nets), as the paper's counts imply; official: 2k always
     dropout: float = 0.0  # after each conv; the paper uses 0.2 only without data augmentation
-    memory_efficient: bool = False  # recompute concatenation, BN, ReLU and the first conv in backward
+    memory_efficient: bool = False  # recompute concatenation, BN, ReLU and the first conv in backward (same numbers)
 
 
 class DenseLayer(nn.Module):
@@ -51,14 +52,41 @@ class DenseLayer(nn.Module):
     def forward(self, features: List[torch.Tensor]) -> torch.Tensor:
         if self.memory_efficient and torch.is_grad_enabled():
             # Keeps only the layer's inputs; the concatenation is rebuilt in backward (Pleiss et al. 2017).
-            # BN's running statistics are updated again during that recomputation, as in torchvision.
-            out = checkpoint(self.first, *features, use_reentrant=False)
+            out = checkpoint(self.first_then_recomputed(), *features, use_reentrant=False)
         else:
             out = self.first(*features)
         if self.conv2 is None:
             return out
         out = self.conv2(F.relu(self.bn2(out)))
         return F.dropout(out, self.dropout, self.training) if self.dropout else out
+
+    def first_then_recomputed(self) -> Callable[..., torch.Tensor]:
+        """`first` for the forward; its recomputation in backward leaves BN's running statistics as the forward did.
+
+        Without this they would be updated twice a step (torchvision's memory_efficient=True does); the official
+        efficient DenseNet saves and restores them, so both modes train on the same statistics."""
+        calls = []
+
+        def first(*features: torch.Tensor) -> torch.Tensor:
+            if not calls:
+                calls.append("forward")
+                return self.first(*features)
+            with running_statistics_kept(self.bn1):
+                return self.first(*features)
+
+        return first
+
+
+@contextmanager
+def running_statistics_kept(bn: nn.Module) -> Iterator[None]:
+    """Whatever runs inside leaves bn's running mean, variance and batch count as they were."""
+    saved = [buffer.clone() for buffer in bn.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in zip(bn.buffers(), saved):
+                buffer.copy_(value)
 
 
 class DenseBlock(nn.Module):
@@ -91,7 +119,9 @@ class Transition(nn.Sequential):
 
 
 class DenseNet(nn.Module):
-    """conv3x3 stem -> dense block, transition, dense block, transition, dense block -> BN-ReLU-pool-fc."""
+    """conv3x3 stem -> dense block, transition, dense block, transition, dense block -> BN-ReLU-pool-fc.
+
+    Not built by models/stages.py: a dense layer reads every earlier layer's maps, not the one before it."""
 
     def __init__(self, cfg: DenseNetConfig, in_channels: int = 3, num_classes: int = 10):
         super().__init__()

@@ -1,4 +1,9 @@
-"""Fixup (Zhang, Dauphin, Ma 2019): residual nets without normalisation, trained from a careful init."""
+"""Fixup (Zhang, Dauphin, Ma 2019): residual nets without normalisation, trained from a careful init.
+
+Fixup is a block and an init rule together: its block has scalar biases before each conv and activation and a
+scalar multiplier instead of BN, the net a scalar bias after the stem conv and before the classifier (the CIFAR
+net builds these when model.init=fixup), and the init scales each branch by L^(-1/(2m-2)).
+"""
 from __future__ import annotations
 
 import torch
@@ -24,7 +29,7 @@ class ScalarBias(nn.Module):
 class FixupBlock(nn.Module):
     """The official CIFAR block: conv1(x + b1a) -> ReLU(. + b1b) -> conv2(. + b2a) -> . * scale + b2b, add, ReLU."""
 
-    def __init__(self, in_channels: int, channels: int, stride: int, shortcut: str, **_):
+    def __init__(self, in_channels: int, channels: int, stride: int, shortcut: str = "A"):
         super().__init__()
         self.bias1a, self.bias1b, self.bias2a, self.bias2b = (ScalarBias() for _ in range(4))
         self.conv1 = conv3x3(in_channels, channels, stride)
@@ -32,6 +37,7 @@ class FixupBlock(nn.Module):
         self.scale = nn.Parameter(torch.ones(1))
         self.shortcut = make_shortcut(shortcut, in_channels, channels, stride)
         self.reshapes = stride != 1 or in_channels != channels
+        self.out_channels = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shifted = self.bias1a(x)
@@ -39,12 +45,6 @@ class FixupBlock(nn.Module):
         out = self.bias2b(self.conv2(self.bias2a(out)) * self.scale)
         # As in the official code, the subsampling shortcut sees x + b1a and the identity sees x.
         return F.relu(out + self.shortcut(shifted if self.reshapes else x))
-
-
-def make_fixup(model: nn.Module) -> None:
-    """Swap a CifarNet's stem BN for a scalar bias and put one before its classifier (no BN is left)."""
-    model.bn1 = ScalarBias()  # the stem computes ReLU(conv1(x) + b)
-    model.fc = nn.Sequential(ScalarBias(), model.fc)
 
 
 def init_fixup(model: nn.Module) -> None:

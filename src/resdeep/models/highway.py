@@ -1,117 +1,25 @@
-"""Highway networks (Srivastava, Greff, Schmidhuber 2015): gated shortcuts, y = H(x) T(x) + x (1 - T(x)).
+"""Highway gates (Srivastava, Greff, Schmidhuber 2015): y = H(x) T(x) + x (1 - T(x)), T = sigmoid(gate(x) + b_T).
 
-Two uses: `model.shortcut=highway` on the CIFAR 6n+2 nets (HighwayBlock, same widths as the plain and
-residual twins), and the original 19-layer CIFAR-10 highway net as its own family (`model=highway19`)."""
+One formula for the three nets that use it: the shortcut=highway blocks of the CIFAR 6n+2 nets, the original
+19-layer CIFAR-10 net (models/highway19.py) and the fully connected MNIST nets (models/fully_connected.py).
+"""
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import torch
-import torch.nn.functional as F
 from torch import nn
-
-from resdeep.errors import UserError
-from resdeep.models.blocks import PadShortcut, conv3x3
-from resdeep.models.registry import register_family
 
 DEFAULT_GATE_BIAS = -2.0  # the official CIFAR net's: gates start mostly closed, blocks close to the identity
 
 
-class HighwayBlock(nn.Module):
-    """The basic block's conv-BN-ReLU-conv-BN as H, a 3x3 conv gate T; ReLU(H T + x (1 - T)), like the twin's ReLU(H + x)."""
-
-    def __init__(self, in_channels: int, channels: int, stride: int, shortcut: str = "highway", **_):
-        super().__init__()
-        self.conv1 = conv3x3(in_channels, channels, stride)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = conv3x3(channels, channels)
-        self.bn2 = nn.BatchNorm2d(channels)
-        self.gate = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=True)  # bias = b_T
-        reshapes = stride != 1 or in_channels != channels
-        # Where the shape changes, x is carried the way option A carries it: subsampled, zero channels added.
-        self.carry = PadShortcut(in_channels, channels, stride) if reshapes else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        transform = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        gate = torch.sigmoid(self.gate(x))
-        return F.relu(transform * gate + self.carry(x) * (1 - gate))
+def highway(transform: torch.Tensor, gate_logits: torch.Tensor, carried: torch.Tensor) -> torch.Tensor:
+    """H T + x (1 - T): the gate T = sigmoid(gate_logits) decides between the transform and the carried input."""
+    gate = torch.sigmoid(gate_logits)
+    return transform * gate + carried * (1 - gate)
 
 
 def init_gates(model: nn.Module, gate_bias: float) -> None:
-    """Set every gate's bias b_T (after the He init, which zeroes conv biases)."""
+    """Set every gate's bias b_T (after the init rule, which zeroes biases): each module's `gate`."""
     for module in model.modules():
-        if isinstance(module, (HighwayBlock, HighwayLayer)):
-            nn.init.constant_(module.gate.bias, gate_bias)
-
-
-class HighwayLayer(nn.Module):
-    """The original layer, no BN: H = ReLU(conv3x3(x) + b_H), T = sigmoid(conv3x3(x) + b_T), y = H T + x (1 - T)."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.transform = nn.Conv2d(channels, channels, 3, padding=1)
-        self.gate = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate = torch.sigmoid(self.gate(x))
-        return F.relu(self.transform(x)) * gate + x * (1 - gate)
-
-
-@dataclass
-class Highway19Config:
-    """The official 19-layer CIFAR-10 highway net (flukeskywalker/highway-networks, cifar10-19layers)."""
-
-    family: str = "highway"
-    depth: int = 19
-    gate_bias: float = DEFAULT_GATE_BIAS
-    dropout: float = 0.2
-
-
-def conv_relu(in_channels: int, out_channels: int, kernel: int = 3) -> list[nn.Module]:
-    return [nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2), nn.ReLU()]
-
-
-def highway19(in_channels: int, num_classes: int, dropout: float) -> nn.Sequential:
-    """conv 32, 4 highway(32), pool, conv 80, 5 highway(80), pool, conv 128, 5 highway(128), conv1x1 100, pool, fc."""
-    return nn.Sequential(
-        nn.Dropout(dropout), *conv_relu(in_channels, 32), *(HighwayLayer(32) for _ in range(4)),
-        nn.MaxPool2d(2), nn.Dropout(dropout), *conv_relu(32, 80), *(HighwayLayer(80) for _ in range(5)),
-        nn.MaxPool2d(2), nn.Dropout(dropout), *conv_relu(80, 128), *(HighwayLayer(128) for _ in range(5)),
-        *conv_relu(128, 100, kernel=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
-        nn.Linear(100, num_classes),
-    )
-
-
-def validate_highway19(cfg: Highway19Config) -> None:
-    """The one published depth, a finite gate bias, a dropout rate in [0, 1)."""
-    if cfg.depth != 19:
-        raise UserError(f"model.depth={cfg.depth} is not available for the highway family; its one net has 19 layers (for other depths use model=highway20|highway32|highway44|highway56|highway110)")
-    if not math.isfinite(cfg.gate_bias):
-        raise UserError(f"model.gate_bias={cfg.gate_bias} must be a finite number (the paper's is -2)")
-    if not 0 <= cfg.dropout < 1:
-        raise UserError(f"model.dropout={cfg.dropout} must be in [0, 1)")
-
-
-def highway19_run_name(cfg: Highway19Config) -> str:
-    """highway19, highway19-g-1, highway19-d0."""
-    name = "highway19"
-    if cfg.gate_bias != DEFAULT_GATE_BIAS:
-        name += f"-g{cfg.gate_bias:g}"
-    if cfg.dropout != 0.2:
-        name += f"-d{cfg.dropout:g}"
-    return name
-
-
-def build_highway19(cfg: Highway19Config, in_channels: int, num_classes: int) -> nn.Module:
-    """The net, He-initialised (fan_in) with zero biases, then the gate biases."""
-    model = highway19(in_channels, num_classes, cfg.dropout)
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            nn.init.zeros_(module.bias)
-    init_gates(model, cfg.gate_bias)
-    return model
-
-
-register_family("highway", Highway19Config, build_highway19, validate_highway19, highway19_run_name, kind=lambda cfg: "highway")
+        gate = getattr(module, "gate", None)
+        if isinstance(gate, (nn.Conv2d, nn.Linear)):
+            nn.init.constant_(gate.bias, gate_bias)

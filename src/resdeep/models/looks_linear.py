@@ -1,4 +1,8 @@
-"""CReLU and the "looks linear" initialisation (Balduzzi et al. 2017, The Shattered Gradients Problem)."""
+"""CReLU and the "looks linear" initialisation (Balduzzi et al. 2017, The Shattered Gradients Problem).
+
+With activation=crelu every conv after an activation reads twice the channels of its plain twin's and writes
+the same number (models/parts.py); init=looks_linear then mirrors each of them, so the net is linear at init.
+"""
 from __future__ import annotations
 
 import torch
@@ -9,42 +13,6 @@ from torch import nn
 def crelu(x: torch.Tensor) -> torch.Tensor:
     """[ReLU(x), ReLU(-x)] along the channels: twice the channels, and x = first half - second half."""
     return torch.cat([F.relu(x), F.relu(-x)], dim=1)
-
-
-class CReLU(nn.Module):
-    """crelu as a layer."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return crelu(x)
-
-
-class CReLUBlock(nn.Module):
-    """A plain block with CReLU: conv-BN on CReLU(x), then conv-BN on CReLU of that (no shortcut).
-
-    The activation comes first so that, with mirrored weights, the block is a linear map of its input;
-    stacked, the net is the plain net's conv-BN-activation sequence. Each conv outputs the plain twin's
-    width and reads twice as many channels."""
-
-    def __init__(self, in_channels: int, channels: int, stride: int, shortcut: str = "none", norm: bool = True, **_):
-        super().__init__()
-        self.conv1 = nn.Conv2d(2 * in_channels, channels, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels) if norm else nn.Identity()
-        self.conv2 = nn.Conv2d(2 * channels, channels, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels) if norm else nn.Identity()
-        self.shortcut = None  # plain nets only (validated in models/cifar.py)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn1(self.conv1(crelu(x)))
-        return self.bn2(self.conv2(crelu(out)))
-
-
-def use_crelu(model: nn.Module, norm: bool) -> None:
-    """Turn a plain CifarNet into its CReLU version: no activation after the stem, CReLU before the pool."""
-    model.stem_activation = nn.Identity()  # the first block applies CReLU to its input
-    model.final_activation = CReLU()
-    model.fc = nn.Linear(2 * model.fc.in_features, model.fc.out_features)
-    if not norm:
-        model.bn1 = nn.Identity()
 
 
 def mirrored(weight: torch.Tensor) -> None:
@@ -58,11 +26,11 @@ def mirrored(weight: torch.Tensor) -> None:
 
 
 def init_looks_linear(model: nn.Module) -> None:
-    """Mirror every conv and the classifier that reads CReLU features; orthogonal stem; zero classifier bias."""
+    """Orthogonal stem; every conv in the blocks and the classifier read CReLU features: mirrored; zero classifier
+    bias. Then each conv-BN-CReLU followed by the next conv, and so the whole net, is linear at initialisation."""
     nn.init.orthogonal_(model.conv1.weight.view(model.conv1.out_channels, -1))
-    for module in model.modules():
-        if isinstance(module, CReLUBlock):
-            mirrored(module.conv1.weight)
-            mirrored(module.conv2.weight)
+    for module in model.blocks.modules():
+        if isinstance(module, nn.Conv2d):
+            mirrored(module.weight)
     mirrored(model.fc.weight)
-    nn.init.zeros_(model.fc.bias)  # then the whole net, not only each block, is linear at initialisation
+    nn.init.zeros_(model.fc.bias)

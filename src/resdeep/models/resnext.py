@@ -8,11 +8,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from resdeep.errors import UserError
-from resdeep.models.blocks import ProjectionShortcut, conv3x3
-from resdeep.models.init import init_weights
+from resdeep.models.blocks import Bottleneck, conv3x3
+from resdeep.models.parts import Parts
 from resdeep.models.registry import register_family
-from resdeep.models.se import SqueezeExcite
-from resdeep.models.stack import run_blocks
+from resdeep.models.stages import make_stages, run_blocks
+from resdeep.models.weight_init import init_weights
 
 STAGE_WIDTHS = (64, 128, 256)  # the official code's n; each block outputs 4n (256, 512, 1024)
 
@@ -34,51 +34,24 @@ def group_width(stage_width: int, base_width: int) -> int:
     return stage_width * base_width // 64
 
 
-class ResNeXtBlock(nn.Module):
-    """1x1 (C*d) BN ReLU, grouped 3x3 (C groups, stride) BN ReLU, 1x1 (4n) BN, add, ReLU; shortcut B."""
-
-    def __init__(self, in_channels: int, width: int, out_channels: int, cardinality: int, stride: int, se: bool):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, groups=cardinality, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(out_channels)
-        self.se = SqueezeExcite(out_channels) if se else None
-        reshapes = stride != 1 or in_channels != out_channels
-        self.shortcut = ProjectionShortcut(in_channels, out_channels, stride) if reshapes else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = F.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.se is not None:
-            out = self.se(out)
-        return F.relu(out + self.shortcut(x))
-
-    def last_bn(self) -> nn.BatchNorm2d:
-        return self.bn3
-
-
 class ResNeXt(nn.Module):
-    """conv3x3 64 BN ReLU -> 3 stages of n blocks (maps 32, 16, 8) -> average pool -> fc."""
+    """conv3x3 64 BN ReLU -> 3 stages of n bottlenecks (maps 32, 16, 8) -> average pool -> fc.
+
+    Block: 1x1 (C*d) BN ReLU, grouped 3x3 (C groups, stride) BN ReLU, 1x1 (4n) BN, add, ReLU; shortcut B."""
 
     def __init__(self, cfg: ResNeXtConfig, in_channels: int = 3, num_classes: int = 10):
         super().__init__()
-        blocks_per_stage = (cfg.depth - 2) // 9
+        n, parts = (cfg.depth - 2) // 9, Parts(shortcut="B", attention="se" if cfg.se else "none")
         self.checkpoint_activations = cfg.checkpoint_activations
         self.conv1 = conv3x3(in_channels, 64)
         self.bn1 = nn.BatchNorm2d(64)
-        blocks, channels = [], 64
-        for stage, stage_width in enumerate(STAGE_WIDTHS):
+
+        def block(in_channels: int, stage_width: int, stride: int, index: int) -> Bottleneck:
             width = cfg.cardinality * group_width(stage_width, cfg.base_width)
-            for index in range(blocks_per_stage):
-                stride = 2 if stage > 0 and index == 0 else 1
-                blocks.append(ResNeXtBlock(channels, width, 4 * stage_width, cfg.cardinality, stride, cfg.se))
-                channels = 4 * stage_width
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(channels, num_classes)
+            return Bottleneck(in_channels, width, 4 * stage_width, stride, parts, groups=cfg.cardinality, stride_on_3x3=True)
+
+        self.blocks = make_stages(64, STAGE_WIDTHS, (n, n, n), (1, 2, 2), block)
+        self.fc = nn.Linear(self.blocks[-1].out_channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = run_blocks(self.blocks, F.relu(self.bn1(self.conv1(x))), self.checkpoint_activations)

@@ -1,4 +1,4 @@
-"""Fully connected nets of the highway paper's MNIST depth experiment (Srivastava et al. 2015, Figure 1).
+"""Fully connected nets of the highway paper's MNIST depth experiment (Srivastava et al. 2015, Figure 1), family `fc`.
 
 One plain layer, then depth-1 layers of one kind: plain, highway (gated), or residual (which that paper
 lacked), then a linear classifier. About 5,000 parameters a layer: 71 units plain or residual, 50 highway.
@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from resdeep.errors import UserError
+from resdeep.models.highway import highway, init_gates
 from resdeep.models.registry import register_family
 
 SHORTCUTS = ("none", "highway", "residual")
@@ -72,8 +73,8 @@ class HighwayLayer(nn.Module):
         self.transform, self.gate, self.act = nn.Linear(width, width), nn.Linear(width, width), ACTIVATIONS[activation]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate = torch.sigmoid(self.gate(x))
-        return self.act(self.transform(x)) * gate + x * (1 - gate)
+        gate_logits = self.gate(x)  # before the transform, as resdeep always did: the gradients sum in the same order
+        return highway(self.act(self.transform(x)), gate_logits, x)
 
 
 LAYERS = {"none": PlainLayer, "highway": HighwayLayer, "residual": ResidualLayer}
@@ -103,10 +104,9 @@ def init_fc(model: FcNet, cfg: FcConfig) -> None:
             else:
                 nn.init.xavier_normal_(module.weight)
             nn.init.zeros_(module.bias)
+    init_gates(model, gate_bias(cfg))
     for block in model.blocks:
-        if isinstance(block, HighwayLayer):
-            nn.init.constant_(block.gate.bias, gate_bias(cfg))
-        elif isinstance(block, ResidualLayer):
+        if isinstance(block, ResidualLayer):
             # Without normalisation each unscaled branch multiplies the signal's variance by ~1.5-2, so 99 of them
             # overflow; branches scaled by 1/depth keep the sum finite (scales with a finite sum: Hanin & Rolnick 2018).
             block.linear.weight.data /= cfg.depth

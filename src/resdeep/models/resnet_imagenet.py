@@ -1,4 +1,4 @@
-"""The ImageNet networks of Table 1: 18 and 34 layers of basic blocks, 50/101/152 of bottlenecks."""
+"""The ImageNet networks of Table 1: 18 and 34 layers of basic blocks, 50/101/152 of bottlenecks, plain or residual."""
 from dataclasses import dataclass
 
 import torch
@@ -7,14 +7,16 @@ from torch import nn
 
 from resdeep.errors import UserError, choose
 from resdeep.models.blocks import BasicBlock, Bottleneck
-from resdeep.models.cifar import SHORTCUTS
-from resdeep.models.init import init_weights
+from resdeep.models.parts import Parts
 from resdeep.models.registry import register_family
-from resdeep.models.stack import run_blocks
+from resdeep.models.stages import make_stages, run_blocks
+from resdeep.models.weight_init import init_weights
 
+SHORTCUTS = ("A", "B", "C", "none")  # He et al.'s options for these nets; the CIFAR family's remedies are not offered
 BOTTLENECK_STRIDES = ("paper", "torchvision")
+WIDTHS = (64, 128, 256, 512)  # conv2_x .. conv5_x base widths; a bottleneck writes 4 times as many maps
 
-LAYOUTS = {
+LAYOUTS = {  # blocks per stage
     18: (BasicBlock, (2, 2, 2, 2)),
     34: (BasicBlock, (3, 4, 6, 3)),
     50: (Bottleneck, (3, 4, 6, 3)),
@@ -35,33 +37,26 @@ class ImageNetConfig:
     checkpoint_activations: bool = False
 
 
-class ImageNetNet(nn.Module):
+def block_maker(cfg: ImageNetConfig):
+    """(in_channels, base width, stride, index) -> a basic block, or a bottleneck writing 4x its base width."""
+    block, _ = LAYOUTS[cfg.depth]
+    parts = Parts(shortcut=cfg.shortcut)
+    if block is BasicBlock:
+        return lambda in_channels, width, stride, index: BasicBlock(in_channels, width, stride, parts)
+    stride_on_3x3 = cfg.bottleneck_stride == "torchvision"
+    return lambda in_channels, width, stride, index: Bottleneck(in_channels, width, 4 * width, stride, parts, stride_on_3x3=stride_on_3x3)
+
+
+class ImageNetResNet(nn.Module):
     """conv1 7x7/2 -> max pool 3x3/2 -> conv2_x..conv5_x (64..512 base widths) -> average pool -> fc."""
 
-    def __init__(
-        self,
-        depth: int,
-        shortcut: str = "B",
-        bottleneck_stride: str = "paper",
-        in_channels: int = 3,
-        num_classes: int = 1000,
-        checkpoint_activations: bool = False,
-    ):
+    def __init__(self, cfg: ImageNetConfig, in_channels: int = 3, num_classes: int = 1000):
         super().__init__()
-        block_class, stage_sizes = LAYOUTS[depth]
-        self.checkpoint_activations = checkpoint_activations
+        self.checkpoint_activations = cfg.checkpoint_activations
         self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
-        blocks, channels = [], 64
-        for stage, (base_width, size) in enumerate(zip((64, 128, 256, 512), stage_sizes)):
-            for index in range(size):
-                stride = 2 if stage > 0 and index == 0 else 1
-                blocks.append(
-                    block_class(channels, base_width, stride, shortcut, stride_on_3x3=bottleneck_stride == "torchvision")
-                )
-                channels = base_width * block_class.expansion
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(channels, num_classes)
+        self.blocks = make_stages(64, WIDTHS, LAYOUTS[cfg.depth][1], (1, 2, 2, 2), block_maker(cfg))
+        self.fc = nn.Linear(self.blocks[-1].out_channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.bn1(self.conv1(x)))
@@ -72,7 +67,7 @@ class ImageNetNet(nn.Module):
 
 
 def validate_imagenet(cfg: ImageNetConfig) -> None:
-    """A depth of Table 1, a known shortcut and bottleneck stride."""
+    """A depth of Table 1, one of the paper's shortcut options, a known bottleneck stride."""
     if cfg.depth not in LAYOUTS:
         raise UserError(f"model.depth={cfg.depth} is not an ImageNet depth of Table 1; choose one of: {', '.join(map(str, LAYOUTS))}")
     choose(cfg.shortcut, SHORTCUTS, "model.shortcut")
@@ -92,7 +87,8 @@ def imagenet_run_name(cfg: ImageNetConfig) -> str:
 
 
 def build_imagenet(cfg: ImageNetConfig, in_channels: int, num_classes: int) -> nn.Module:
-    model = ImageNetNet(cfg.depth, cfg.shortcut, cfg.bottleneck_stride, in_channels, num_classes, cfg.checkpoint_activations)
+    """The net, He-initialised (fan-out, BN weight 1 and bias 0)."""
+    model = ImageNetResNet(cfg, in_channels, num_classes)
     init_weights(model, cfg.zero_init_residual)
     return model
 
