@@ -49,9 +49,9 @@ out="" budget="" data="" overrides=()
 while (( $# )); do
   case $1 in
     -h|--help) usage; exit 0 ;;
-    --budget) budget=${2-}; shift $(( $# > 1 ? 2 : 1 )) ;;
+    --budget|--data) [ $# -ge 2 ] || { echo "gpu_figure6.sh: $1 needs a value (see --help)" >&2; exit 2; }
+                     [ "$1" = --budget ] && budget=$2 || data=$2; shift 2 ;;
     --budget=*) budget=${1#*=}; shift ;;
-    --data) data=${2-}; shift $(( $# > 1 ? 2 : 1 )) ;;
     --data=*) data=${1#*=}; shift ;;
     -*) echo "gpu_figure6.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) if [ -z "$out" ]; then out=$1; else overrides+=("$1"); fi; shift ;;

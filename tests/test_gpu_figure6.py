@@ -50,7 +50,8 @@ def test_help_says_how_to_run_within_a_budget_and_how_to_continue():
                     "folder of the WebP mosaics"):
         assert promise in text, promise
     for wrong, says in ((["--budget", "soon", "out"], "--budget takes a whole number of seconds"), ([], "usage:"),
-                        (["out", "--frobnicate"], "unknown option --frobnicate")):
+                        (["out", "--frobnicate"], "unknown option --frobnicate"), (["out", "--budget"], "--budget needs a value"),
+                        (["out", "--budget=0"], "--budget takes a whole number of seconds above 0")):
         refused = subprocess.run(["bash", str(SCRIPT), *wrong], capture_output=True, text=True)
         assert refused.returncode == 2 and says in refused.stderr and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
 
