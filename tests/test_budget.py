@@ -1,6 +1,7 @@
 """resdeep.budget: the arithmetic of a plan within a time budget, and reading how far a run has got (no training here)."""
 import json
 import math
+import time
 
 import pytest
 
@@ -132,3 +133,56 @@ def test_a_runs_progress_is_read_from_its_result_or_its_newest_checkpoint(tmp_pa
     assert run_progress(run)[:2] == ("finished", 64000)
     (run / "result.json").write_text(json.dumps({"status": "diverged", "iterations": 300}))
     assert run_progress(run)[:2] == ("diverged", 300)
+
+
+def test_the_together_rate_leaves_out_the_first_quarter_of_the_window():
+    from resdeep.budget.measure import rate_after_the_start
+
+    samples = [[0.0, 0], [1.0, 2], [2.0, 12], [3.0, 22], [4.0, 32]]  # slow first second, then 10 iterations a second
+    assert rate_after_the_start(samples, seconds=4.0) == 10.0
+
+
+def test_a_worker_that_cannot_build_leaves_the_together_rate_unmeasured_with_its_reason(tmp_path):
+    """One process of the together measurement fails (here: a model that does not exist); the plan then goes on
+    with the runs one at a time, and says why. What runs meanwhile (the runs timed alone) still runs."""
+    import torch
+
+    from resdeep.budget.measure import time_together
+
+    ran = []
+    rates, why = time_together({"broken": ["model=resnet57", "data=synthetic"]}, torch.device("cpu"), 1, 0.5, lambda: ran.append(1))
+    assert rates is None and ran == [1]
+    assert why.startswith("broken ended (") and "resnet57" in why, why
+
+
+def stand_in_sweep(tmp_path, stop_in_s, begins_after_s, startup_s=1.0):
+    """A plan, and a bash 'sweep' whose one run begins training (writes train.log) after begins_after_s seconds
+    and answers SIGTERM as a stopped job does (exit 75), saying whether its run had begun by then."""
+    run = tmp_path / "figure6" / "cifar10" / "plain56" / "seed0"
+    (tmp_path / "budget").mkdir()
+    now = time.time()
+    (tmp_path / "budget" / "plan.json").write_text(json.dumps({
+        "overrides": [], "first_wave": [str(run)], "stop_at": None if stop_in_s is None else now + stop_in_s,
+        "deadline": None if stop_in_s is None else now + stop_in_s + 2, "startup_s": startup_s, "env": {}}))
+    script = (f'trap \'[ -f {run}/train.log ] && echo "stopped after it began" || echo "stopped before it began"; exit 75\' TERM; '
+              f'sleep {begins_after_s}; mkdir -p {run}; echo resuming > {run}/train.log; for i in $(seq 100); do sleep 0.05; done; echo finished')
+    return ["bash", "-c", script]
+
+
+def test_the_budget_stop_waits_until_the_first_run_has_begun_training_then_exits_75(tmp_path, capfd):
+    from resdeep.budget.__main__ import command_run
+
+    start = time.time()
+    assert command_run(tmp_path, stand_in_sweep(tmp_path, stop_in_s=-5, begins_after_s=1.0)) == 75
+    out = capfd.readouterr().out
+    assert "figure6: the stop time has come, but plain56 has not begun training yet" in out
+    assert "stopped after it began" in out and "figure6: budget: stopping the sweep now" in out and "past the end of the budget" in out
+    assert time.time() - start < 4, "stopped as soon as it began, not at the end of the stand-in sweep"
+
+
+def test_without_a_budget_the_sweep_runs_to_its_end_and_its_exit_code_is_the_calls(tmp_path, capfd):
+    from resdeep.budget.__main__ import command_run
+
+    assert command_run(tmp_path, stand_in_sweep(tmp_path, stop_in_s=None, begins_after_s=0.1)) == 0
+    out = capfd.readouterr().out
+    assert "finished" in out and "stopping" not in out

@@ -35,6 +35,7 @@ from resdeep.engine.schedule import ScheduleState, learning_rate, needs_warmup
 from resdeep.engine.train import TrainWindow, build_training, local_batch_shape
 
 WARMUP = 5  # iterations after the build (and capture) before timing
+SAY = "@budget "  # the start of the lines a worker answers with (anything else it prints is not an answer)
 
 
 def synchronize(device: torch.device) -> None:
@@ -141,7 +142,8 @@ class Workers:
 
     def _read(self, name: str, process: subprocess.Popen) -> None:
         for line in process.stdout:
-            self.lines.put((name, line.strip()))
+            if line.startswith(SAY):
+                self.lines.put((name, line[len(SAY):].strip()))
         self.lines.put((name, None))
 
     def tell(self, word: str) -> None:
@@ -187,13 +189,14 @@ def time_together(orders: Dict[str, List[str]], device: torch.device, threads: i
                        for name, overrides in orders.items()}, env)
     try:
         meanwhile()
-        workers.tell("build")
-        workers.answers(timeout=600)  # "ready": imported, built, warmed up
-        workers.tell("go")
-        results = workers.answers(timeout=seconds + 300)
-        return {name: rate_after_the_start(json.loads(line)["samples"], seconds) for name, line in results.items()}, ""
-    except (RuntimeError, ValueError, KeyError) as error:
-        return None, str(error)
+        try:
+            workers.tell("build")
+            workers.answers(timeout=600)  # "ready": imported, built, warmed up
+            workers.tell("go")
+            results = workers.answers(timeout=seconds + 300)
+            return {name: rate_after_the_start(json.loads(line)["samples"], seconds) for name, line in results.items()}, ""
+        except (RuntimeError, ValueError, KeyError, OSError) as error:  # OSError: a worker gone before it was told
+            return None, str(error)
     finally:
         workers.close()
 
@@ -209,11 +212,11 @@ def worker() -> None:
     training = Training(cfg, device)
     training.steps(WARMUP)
     synchronize(device)
-    print("ready", flush=True)
+    print(SAY + "ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return
     _, _, samples = training.timed(order["seconds"], least=1)
-    print(json.dumps({"samples": samples}), flush=True)
+    print(SAY + json.dumps({"samples": samples}), flush=True)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["worker"]:
