@@ -91,7 +91,7 @@ fi
 sweep=(+experiment=figure6 hydra/launcher=parallel out_dir="$out" "${size[@]}" "${data_root[@]}" "${overrides[@]}")
 deadline=(); [ -n "$budget" ] && deadline=(--deadline $(( started + budget )))
 code=0 interrupted=""
-for round in 1 2 3 4; do  # a round ends early when its runs finish: the next one uses the time left
+for round in 1 2 3 4 5; do  # a round ends early when its runs finish: the next one uses the time left (the last finds none)
   $py -m resdeep.budget plan "$out" "${deadline[@]}" --round $round -- "${sweep[@]}"
   code=$?
   if [ $code -eq 3 ]; then code=0; break; fi  # every run is finished
