@@ -165,7 +165,7 @@ def stand_in_sweep(tmp_path, stop_in_s, begins_after_s, startup_s=1.0):
         "overrides": [], "first_wave": [str(run)], "stop_at": None if stop_in_s is None else now + stop_in_s,
         "deadline": None if stop_in_s is None else now + stop_in_s + 2, "startup_s": startup_s, "env": {}}))
     script = (f'trap \'[ -f {run}/train.log ] && echo "stopped after it began" || echo "stopped before it began"; exit 75\' TERM; '
-              f'sleep {begins_after_s}; mkdir -p {run}; echo resuming > {run}/train.log; for i in $(seq 100); do sleep 0.05; done; echo finished')
+              f'sleep {begins_after_s}; mkdir -p {run}; echo resuming > {run}/train.log; for i in $(seq 30); do sleep 0.05; done; echo finished')
     return ["bash", "-c", script]
 
 
