@@ -117,3 +117,26 @@ def test_every_launcher_fails_a_diverged_job_requeues_a_stopped_one_and_matches_
     for lr in ("0.1", "0.05"):
         assert same_weights(weights(tmp_path / "basic" / f"lr{lr}"), weights(tmp_path / "parallel" / f"lr{lr}")), lr
     assert same_weights(weights(tmp_path / "basic" / "lr0.1"), weights(tmp_path / "submitit_local" / "lr0.1"))
+
+
+def test_a_job_ended_by_the_stop_while_still_starting_is_reported_stopped_not_failed(tmp_path, capsys):
+    """A SIGTERM passed on before a job's process has its handlers (it is still importing) ends it by the signal:
+    it trained nothing, so the line says stopped, as for a job that saved a checkpoint (exit 75)."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.resdeep_parallel_launcher.parallel_launcher import Job, ParallelLauncher
+
+    def ended(code, stop):
+        launcher = ParallelLauncher()
+        launcher.stop_signal = stop
+        job = Job(0, ["model=resnet20"], OmegaConf.create({"hydra": {"job": {"name": "train"}}}), tmp_path, tmp_path / "job0.pkl",
+                  tmp_path / "job0.return.pkl", starts=1, process=SimpleNamespace(returncode=code))
+        assert launcher._finish(job) is False
+        return capsys.readouterr().err
+
+    assert "was stopped; run the sweep again to resume it" in ended(-signal.SIGTERM, signal.SIGTERM)
+    assert "was stopped" in ended(75, signal.SIGTERM)
+    assert "ended with exit code -15" in ended(-signal.SIGTERM, None), "killed by someone else: a failure"
+    assert "ended with exit code -9" in ended(-signal.SIGKILL, signal.SIGTERM)

@@ -150,8 +150,9 @@ class ParallelLauncher(Launcher):
         if code == INTERRUPTED_EXIT_CODE and self.stop_signal is None and job.starts <= self.max_requeues:
             log.info(f"job #{job.index} stopped (exit 75); starting it again to resume")
             return True
-        # Under torchrun (gpus_per_job > 1) a stop passed on by the launcher ends with torchrun's 1, not 75 (README: Several GPUs).
-        stopped = code == INTERRUPTED_EXIT_CODE or (self.stop_signal is not None and self.gpus_per_job > 1)
+        # Under torchrun (gpus_per_job > 1) a stop passed on by the launcher ends with torchrun's 1, not 75 (README: Several GPUs);
+        # a job still starting (importing, before its handlers) when the stop came ends by the signal itself, having trained nothing.
+        stopped = code == INTERRUPTED_EXIT_CODE or (self.stop_signal is not None and (self.gpus_per_job > 1 or code == -self.stop_signal))
         reason = "was stopped; run the sweep again to resume it" if stopped else f"ended with exit code {code}"
         job.result = self._job_return(job, JobStatus.FAILED, JobProcessFailed(f"job {job.run_dir} {reason} (console output in {job.run_dir / CONSOLE_FILE})"))
         print(f"resdeep: job {job.run_dir} {reason}", file=sys.stderr)
