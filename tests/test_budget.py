@@ -118,7 +118,7 @@ def test_the_launchers_fields_go_to_the_sweep_and_the_rest_to_every_run():
 
 def test_a_runs_progress_is_read_from_its_result_or_its_newest_checkpoint(tmp_path):
     run = tmp_path / "run"
-    assert run_progress(run) == (None, 0, (None, None)), "a run not started"
+    assert run_progress(run) == (None, 0, (None, None, None)), "a run not started"
     (run / "checkpoints").mkdir(parents=True)
     for iteration in (2000, 4000):
         (run / "checkpoints" / f"iter_{iteration:08d}.pt").write_bytes(b"")

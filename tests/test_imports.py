@@ -2,6 +2,8 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 SOURCE = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -76,7 +78,7 @@ LAYERS = [
     ("resdeep.data",),
     ("resdeep.runs",),  # the run folder: the engine writes it through this package, every command reads it through it
     ("resdeep.compose", "resdeep.engine"),
-    ("resdeep.report", "resdeep.analysis"),
+    ("resdeep.report", "resdeep.analysis", "resdeep.budget"),
     ("resdeep.api",),
     ("resdeep.commands",),
     ("resdeep.cli", "resdeep.__main__", "resdeep"),
@@ -86,13 +88,16 @@ LAYERS = [
 def layer_of(module: str) -> int:
     """The index of the layer whose package or module holds `module` (the longest matching prefix wins)."""
     matches = [(len(prefix), index) for index, layer in enumerate(LAYERS) for prefix in layer
-               if module == prefix or module.startswith(prefix + ".")]
+               if module == prefix or (prefix != "resdeep" and module.startswith(prefix + "."))]  # the package itself: only its __init__
     assert matches, f"{module} is in no layer: add it to LAYERS"
     return max(matches)[1]
 
 
 def test_every_import_goes_to_the_same_layer_or_one_below():
     graph = import_graph()
+    assert layer_of("resdeep.runs.state") < layer_of("resdeep.engine.job") < layer_of("resdeep.commands.train")
+    with pytest.raises(AssertionError, match="in no layer"):
+        layer_of("resdeep.somewhere_new")  # a new package must be given its layer
     upward = [f"{name} (layer {layer_of(name)}) imports {target} (layer {layer_of(target)})"
               for name, targets in sorted(graph.items()) for target in sorted(targets) if layer_of(target) > layer_of(name)]
     assert not upward, "imports that run up the layers:\n" + "\n".join(upward)

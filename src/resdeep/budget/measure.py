@@ -30,7 +30,8 @@ from resdeep.config import Config
 from resdeep.engine.checkpoint import save_checkpoint
 from resdeep.engine.distributed import World
 from resdeep.engine.evaluate import evaluate
-from resdeep.engine.fastpath import make_train_step, set_learning_rate
+from resdeep.engine.optim import set_learning_rate
+from resdeep.engine.train_step import make_train_step
 from resdeep.engine.schedule import ScheduleState, learning_rate, needs_warmup
 from resdeep.engine.train import TrainWindow, build_training, local_batch_shape
 
