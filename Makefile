@@ -1,10 +1,12 @@
 # `make demo` sets everything up and shows the degradation problem on the built-in data set.
 # `make test` sets everything up and runs the test suite.
 # `make mutation` runs mutation testing (slow, not part of `make test` or CI; docs/testing.md).
+# DEMO_ARGS: overrides for `make demo`, e.g. make demo DEMO_ARGS='out_dir=/tmp/demo trainer.device=cuda'
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_ARGS ?=
 
 .PHONY: install test demo bench mutation clean
 
@@ -19,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 tests
 
 demo: $(STAMP)
-	$(BIN)/resdeep demo
+	$(BIN)/resdeep demo $(DEMO_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/resdeep bench model=resnet56 data=synthetic
