@@ -7,13 +7,19 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from resdeep.engine.files import atomic_write_text, naming, remove_stale_temporaries
 
 METRICS_FILE = "metrics.jsonl"
 TB_DIR = "tb"
 LOG_FILE = "train.log"
+# The columns TensorBoard's HPARAMS view shows without a click. Its dashboard checks the first five hparams once
+# those marked `differs` come first (the backend sorts by differs, then name: backend_context.py
+# _sort_and_reduce_to_hparams_limit; the query pane then ticks Math.min(5, ...) of them). Each run declares these
+# as differing (they are what a sweep varies) and every other column as not, so these five are the ones shown.
+SHOWN_HPARAMS = ("kind", "depth", "shortcut", "seed", "status")
+HPARAM_TITLES = {"kind": "network kind"}
 
 
 def read_metrics(run_dir: Path) -> list:
@@ -164,13 +170,13 @@ class RunLogger:
 
     def hparams(self, hparams: Dict, metrics: Dict, iteration: int) -> None:
         """The run's row in TensorBoard's hparams view, in the run's own event file (add_hparams would add a
-        second run, tb/hparams): hparams without a value are left out; a metric without one stays blank."""
+        second run, tb/hparams): every run declares the same columns ("n/a" where a network has no such option);
+        a metric without a value stays blank."""
         if not self.enabled:
             return
-        from torch.utils.tensorboard.summary import hparams as hparams_summary
-
+        values = {name: "n/a" if value is None else value for name, value in hparams.items()}
         writer = self._tensorboard()
-        for summary in hparams_summary({k: v for k, v in hparams.items() if v is not None}, dict.fromkeys(metrics, 0.0)):
+        for summary in hparams_summaries(values, list(metrics)):
             writer.file_writer.add_summary(summary)  # the experiment (columns), this session's values, its end
         for tag, value in metrics.items():
             if value is not None and math.isfinite(value):
@@ -186,6 +192,34 @@ class RunLogger:
                 pass
         if self.log is not None:
             self.log.close()
+
+
+def hparams_summaries(values: Dict[str, Any], metric_tags: List[str]) -> list:
+    """The hparams plugin's three summaries (the experiment's columns, this run's values, its end), written as
+    torch's add_hparams writes them, with SHOWN_HPARAMS marked so the dashboard shows them by default."""
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+    def summary(tag: str, **content) -> Summary:
+        data = plugin_data_pb2.HParamsPluginData(version=metadata.PLUGIN_DATA_VERSION, **content)
+        plugin = SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME, content=data.SerializeToString())
+        return Summary(value=[Summary.Value(tag=tag, metadata=SummaryMetadata(plugin_data=plugin))])
+
+    start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
+    columns = []
+    for name, value in values.items():
+        if isinstance(value, bool):
+            start.hparams[name].bool_value, kind = value, api_pb2.DATA_TYPE_BOOL
+        elif isinstance(value, (int, float)):
+            start.hparams[name].number_value, kind = value, api_pb2.DATA_TYPE_FLOAT64
+        else:
+            start.hparams[name].string_value, kind = str(value), api_pb2.DATA_TYPE_STRING
+        columns.append(api_pb2.HParamInfo(name=name, display_name=HPARAM_TITLES.get(name, name), type=kind, differs=name in SHOWN_HPARAMS))
+    experiment = api_pb2.Experiment(hparam_infos=columns, metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag)) for tag in metric_tags])
+    status = api_pb2.STATUS_FAILURE if values.get("status") == "diverged" else api_pb2.STATUS_SUCCESS
+    end = plugin_data_pb2.SessionEndInfo(status=status, end_time_secs=time.time())
+    return [summary(metadata.EXPERIMENT_TAG, experiment=experiment), summary(metadata.SESSION_START_INFO_TAG, session_start_info=start),
+            summary(metadata.SESSION_END_INFO_TAG, session_end_info=end)]
 
 
 class Stopwatch:

@@ -12,7 +12,7 @@ import torch
 from omegaconf import OmegaConf
 
 from resdeep.config import Config
-from resdeep.models import model_id
+from resdeep.models import model_id, network_kind
 from resdeep.data import build_data
 from resdeep.engine.checkpoint import load_latest_checkpoint, save_checkpoint
 from resdeep.engine.distributed import World, all_reduce_sum, convert_sync_batchnorm
@@ -250,9 +250,9 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
         if result["skipped_images"]:
             logger.message(f"{result['skipped_images']} unreadable training image(s) were skipped (named in the warnings)")
         # Every run, diverged ones too, is a row of TensorBoard's hparams view (plain vs residual by depth).
-        hparams = {"model": result["model"], "family": getattr(cfg.model, "family", None), "depth": getattr(cfg.model, "depth", None),
-                   "shortcut": getattr(cfg.model, "shortcut", None), "data": result["data"], "seed": cfg.seed,
-                   "batch_size": recipe.batch_size, "lr": recipe.lr, "status": result["status"]}
+        hparams = {"kind": network_kind(cfg.model), "depth": getattr(cfg.model, "depth", None), "shortcut": getattr(cfg.model, "shortcut", None),
+                   "seed": cfg.seed, "status": result["status"], "model": result["model"], "family": getattr(cfg.model, "family", None),
+                   "data": result["data"], "batch_size": recipe.batch_size, "lr": recipe.lr}
         logger.hparams(hparams, {"hparam/final_train_error": result["final_train_error"], "hparam/final_test_error": result["final_test_error"],
                                  "hparam/best_test_error": best_test_error}, iteration)
         return result
