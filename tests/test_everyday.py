@@ -79,6 +79,20 @@ def test_completion_offers_commands_then_the_presets_of_a_group(monkeypatch, cap
     assert completions("resdeep report out", monkeypatch, capsys) == set()  # the shell completes file names
 
 
+def test_the_schemas_presets_start_from_are_not_offered_as_presets(monkeypatch, capsys):
+    """base_cifar, base_config, ... are ConfigStore schemas: help, errors and completion list only real presets."""
+    assert cli_exit_code(["train", "--help"]) == 0
+    groups = {line.split(":")[0]: line.split(": ", 1)[1].split(", ") for line in capsys.readouterr().out.splitlines() if line.startswith(("model: ", "data: "))}
+    assert groups["data"] == ["cifar10", "imagenet", "mnist", "synthetic"] and "resnet20" in groups["model"]
+    assert not [name for names in groups.values() for name in names if name.startswith("base_")]
+    assert cli_exit_code(["summary", "model=resnet57"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("resdeep: error: unknown model 'resnet57'; choose one of: densenet100_12, ") and "base_" not in error
+    offered = completions("resdeep train model=", monkeypatch, capsys) | completions("resdeep train data=", monkeypatch, capsys)
+    assert {"model=resnet20", "data=synthetic"} <= offered and not [o for o in offered if "base_" in o]
+    assert cli_exit_code(["summary", "model=resnet20", "data=synthetic"]) == 0  # the presets still start from them
+
+
 def tiny_run(out_dir, *extra):
     """A seconds-long run with a validation split, evaluated and checkpointed at 10 and 20."""
     return ["train", "data=synthetic", "data.train_size=256", "data.test_size=64", "data.val_size=64", "model=resnet20",
@@ -185,6 +199,19 @@ def test_export_writes_weights_that_load_with_weights_only_and_through_load_run(
     with torch.no_grad():
         assert torch.equal(from_file.model(images), from_folder.model(images))
     assert set(exported["model"]) == set(from_folder.model.state_dict())
+
+
+def test_eval_of_an_exported_file_writes_beside_the_file_not_into_the_working_folder(trained, tmp_path, monkeypatch, capsys):
+    exports, elsewhere = tmp_path / "exports", tmp_path / "elsewhere"
+    exports.mkdir(), elsewhere.mkdir()
+    assert cli_exit_code(["export", str(trained["folder"]), "--out", str(exports / "resnet8.pt")]) == 0
+    monkeypatch.chdir(elsewhere)
+    assert cli_exit_code(["eval", "../exports/resnet8.pt", "data.test_size=32", "--device", "cpu"]) == 0
+    assert cli_exit_code(["eval", str(exports / "resnet8.pt"), "--device", "cpu"]) == 0
+    assert sorted(p.name for p in exports.iterdir()) == ["resnet8.eval-data.test_size_32.json", "resnet8.eval.json", "resnet8.pt"]
+    assert list(elsewhere.iterdir()) == []
+    assert json.loads((exports / "resnet8.eval-data.test_size_32.json").read_text())["test_images"] == 32
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"-> {exports / 'resnet8.eval.json'}")
 
 
 def png_dpi(path):

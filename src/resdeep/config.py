@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
+from hydra._internal.core_plugins.structured_config_source import StructuredConfigSource
+from hydra._internal.sources_registry import SourcesRegistry
 from hydra.core.config_store import ConfigStore
+from hydra.core.plugins import Plugins
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
@@ -19,6 +22,8 @@ PAD_MODES = ("zeros", "reflect")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 PROGRESS_STYLES = ("auto", "bar", "lines", "off")
+# The ConfigStore names of the schemas presets start from (defaults: [base_cifar]): not presets themselves.
+SCHEMA_PREFIX = "base_"
 
 
 @dataclass
@@ -135,11 +140,33 @@ class Config:
 def register_configs() -> None:
     """Put the schemas in Hydra's ConfigStore: the whole config, each model family's and each data set's."""
     store = ConfigStore.instance()
-    store.store(name="base_config", node=Config)
+    store.store(name=f"{SCHEMA_PREFIX}config", node=Config)
     for name, entry in FAMILIES.items():
-        store.store(group="model", name=f"base_{name}", node=entry.schema)
+        store.store(group="model", name=f"{SCHEMA_PREFIX}{name}", node=entry.schema)
     for name, schema in DATA_SCHEMAS.items():
-        store.store(group="data", name=f"base_{name}", node=schema(name=name))
+        store.store(group="data", name=f"{SCHEMA_PREFIX}{name}", node=schema(name=name))
+    hide_schemas_from_option_lists()
+
+
+def hide_schemas_from_option_lists() -> None:
+    """Keep the base_* schemas out of every list of a group's options Hydra makes (`train --help`, the options an
+    unknown preset's error names, tab completion), while presets still load them by name.
+
+    Hydra lists the ConfigStore through its `structured://` config source and has no way to hide an entry, so
+    that source is swapped for one that leaves the schemas out of its listings."""
+    Plugins.instance()  # Hydra registers its own sources first; then the structured one is replaced
+    SourcesRegistry.instance().types[StructuredConfigSource.scheme()] = PresetsOnlyStructuredSource
+
+
+class PresetsOnlyStructuredSource(StructuredConfigSource):
+    """Hydra's ConfigStore source, listing every stored config but the schemas (base_*)."""
+
+    def list(self, config_path, results_filter):
+        return [name for name in super().list(config_path, results_filter) if not name.startswith(SCHEMA_PREFIX)]
+
+
+# Hydra recognises its schema source by this class name (ConfigRepository.get_schema_source).
+PresetsOnlyStructuredSource.__name__ = StructuredConfigSource.__name__
 
 
 if not OmegaConf.has_resolver("model_id"):

@@ -1,6 +1,7 @@
 """`resdeep eval RUN [--checkpoint latest|best|N] [data.root=... data.ten_crop=true]`: a checkpoint's test error."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import List
 
@@ -17,26 +18,39 @@ def parse_checkpoint(text: str):
     raise UserError(f"--checkpoint must be latest, best or an iteration number (got '{text}')")
 
 
+def default_output(run, overrides: List[str]) -> Path:
+    """RUN/eval/iter_<n>[-<overrides>].json for a run folder; for an exported file, beside it and named after it
+    (resnet56.pt -> resnet56.eval.json), never in whatever folder the command runs from."""
+    from resdeep.api import eval_file_name
+
+    if run.folder is not None:
+        return run.folder / "eval" / eval_file_name(run, overrides)
+    tag = "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", o) for o in overrides)[:80]  # an exported file holds one iteration
+    return run.source.with_name(f"{run.source.stem}.eval{'-' + tag if tag else ''}.json")
+
+
 def run_eval_command(args: List[str]) -> int:
     parser = OneLineParser(prog="resdeep eval", description="The test error of a trained run's checkpoint, printed and written as JSON beside the run.")
     parser.add_argument("run", type=Path, help="a run folder (outputs/<name>/<data>/<model>/seed<k>) or a file from resdeep export")
     parser.add_argument("overrides", nargs="*", help="data to test on instead, e.g. data.root=/path/to/cifar10 or data.ten_crop=true (ImageNet)")
     parser.add_argument("--checkpoint", default="latest", help="latest (default), best (lowest validation error) or an iteration")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--out", type=Path, help="where to write the JSON (default: RUN/eval/iter_<n>[-<overrides>].json)")
+    parser.add_argument("--out", type=Path, help="where to write the JSON (default: RUN/eval/iter_<n>[-<overrides>].json for a run folder, "
+                                                 "<file>.eval[-<overrides>].json beside an exported file)")
     options = parser.parse_intermixed_args(args)  # overrides may come before or after the options
     if options.out is not None:
         check_writable(options.out.parent, f"--out {options.out}")
     import torch
 
-    from resdeep.api import eval_file_name, evaluate_run, load_run
+    from resdeep.api import evaluate_run, load_run
     from resdeep.engine.files import write_json
 
     run = load_run(options.run, parse_checkpoint(options.checkpoint), options.overrides)
+    out = options.out or default_output(run, options.overrides)
+    check_writable(out.parent, str(out))
     device = "cuda" if options.device == "cuda" or (options.device == "auto" and torch.cuda.is_available()) else "cpu"
     result = evaluate_run(run, device=device)
     result["overrides"] = options.overrides
-    out = options.out or (run.folder or run.source.parent) / "eval" / eval_file_name(run, options.overrides)
     write_json(out, result)
     crops = ", 10-crop" if result["ten_crop"] else ""
     print(f"{result['model']} at iteration {result['iteration']}: test error {result['test_error']:.2f}% "
