@@ -1,6 +1,7 @@
 """Typed config schemas, registered with Hydra, and the one validation pass run at start-up."""
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ PAD_MODES = ("zeros", "reflect")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 PROGRESS_STYLES = ("auto", "bar", "lines", "off")
+# Where a run's curves go besides metrics.jsonl and train.log; each other than TensorBoard comes from an extra.
+LOGGERS = ("tensorboard", "mlflow")
+LOGGER_EXTRAS = {"mlflow": ("mlflow", "pip install 'resdeep[mlflow]'")}
 # The ConfigStore names of the schemas presets start from (defaults: [base_cifar]): not presets themselves.
 SCHEMA_PREFIX = "base_"
 
@@ -121,6 +125,7 @@ class TrainerConfig:
     sync_bn: bool = False
     log_grad_norms: bool = False
     diverge_above: Optional[float] = 1e4  # training loss that marks a run diverged; null: only NaN/inf do
+    loggers: List[str] = field(default_factory=lambda: ["tensorboard"])  # LOGGERS: tensorboard, mlflow
 
 
 @dataclass
@@ -274,4 +279,14 @@ def validate(cfg: DictConfig) -> Config:
         trainer.diverge_above is None or trainer.diverge_above > 0,
         f"trainer.diverge_above={trainer.diverge_above} must be a positive loss, or null to stop only at NaN/inf",
     )
+    validate_loggers(trainer.loggers)
     return typed
+
+
+def validate_loggers(loggers: List[str]) -> None:
+    """Known logger names, each logger's package installed (mlflow comes from an extra)."""
+    for name in loggers:
+        choose(name, LOGGERS, "trainer.loggers")
+        module, install = LOGGER_EXTRAS.get(name, (None, None))
+        _require(module is None or importlib.util.find_spec(module) is not None,
+                 f"trainer.loggers=[{','.join(loggers)}] names {name}, which is not installed: {install}")

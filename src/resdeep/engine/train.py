@@ -142,7 +142,8 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
             find_unused_parameters=changes_per_step(model),  # stochastic depth leaves dropped blocks without gradients
         )
     config_text = OmegaConf.to_yaml(OmegaConf.structured(cfg))
-    logger = RunLogger(run_dir, iteration, recipe.max_iters, config_text, trainer.progress, enabled=world.is_main)
+    logger = RunLogger(run_dir, iteration, recipe.max_iters, config_text, trainer.progress, enabled=world.is_main,
+                       loggers=trainer.loggers, config=cfg)
     step = make_train_step(train_model, optimizer, fast, device, local_batch_shape(cfg, data, world), logger.message)
     if saved is not None:
         logger.message(f"resuming {run_dir} from iteration {iteration}")
@@ -158,6 +159,7 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
     best_test_error = min((r["test_error"] for r in records), default=None)
     stop_check_every = min(trainer.log_every, 10)
     stopping = False
+    result = None  # how the run ended, for the loggers to record; None when it stops before its end
     try:
         while iteration < recipe.max_iters:
             lr = learning_rate(iteration, recipe, schedule)
@@ -257,4 +259,4 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest) -> dict:
                                  "hparam/best_test_error": best_test_error}, iteration)
         return result
     finally:
-        logger.close()
+        logger.close(result)
