@@ -9,8 +9,10 @@ from resdeep.errors import UserError
 
 HELP = """usage: resdeep demo [overrides]
 Trains plain-20, plain-56, ResNet-20 and ResNet-56 for 300 iterations on the built-in synthetic
-set (offline, a few minutes on 2 CPU cores), then writes the report. Overrides go to every run,
-e.g. resdeep demo trainer.device=cuda. Re-running resumes or skips finished runs."""
+set (offline, a few minutes on 2 CPU cores), then writes the report and prints its findings and files.
+Overrides go to every run, e.g. resdeep demo trainer.device=cuda; resdeep demo seed=0,1,2 trains three
+seeds of each, so that a finding can test a gap against the spread between seeds (one seed allows no
+claim). Re-running resumes or skips finished runs."""
 
 
 def run_demo_command(args: List[str]) -> int:
