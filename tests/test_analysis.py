@@ -130,3 +130,31 @@ def test_a_sweep_job_folder_with_an_equals_sign_is_a_folder_not_an_override(tmp_
     job.mkdir(parents=True)
     (job / "run.json").write_text(json.dumps({"model": {"family": "cifar", "depth": 8}, "data": {"name": "synthetic"}, "recipe": {"name": "smoke", "lr": 0.05}, "seed": 0}))
     assert run_folders([str(job)]) == [job.resolve()]
+
+
+def test_analyses_tell_the_seeds_of_one_network_apart_in_their_csv_and_legend(tmp_path):
+    import argparse
+
+    import matplotlib.pyplot as plt
+
+    from resdeep.analysis.analyses import analyze_lesion, run_folders
+
+    for seed in (0, 1):
+        trained = in_process("train", "data=synthetic", "data.train_size=64", "data.test_size=32", "model=plain20", "model.depth=8",
+                             "model.width=4", "recipe=smoke", "recipe.batch_size=16", "recipe.max_iters=5", "trainer.eval_every=5",
+                             "trainer.log_every=5", "trainer.device=cpu", "trainer.progress=off", f"seed={seed}", f"out_dir={tmp_path}")
+        assert trained.returncode == 0, trained.stderr
+    done = in_process("analyze", "lesion", tmp_path / "default", "--images", "16")
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "default" / "synthetic" / "plain8-w4" / "analysis" / "lesion.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {"run", "model", "kind", "seed", "folder"} <= set(rows[0])
+    baselines = sorted((r["run"], r["seed"], r["model"], r["kind"]) for r in rows if r["deleted_block"] == "-1")
+    assert baselines == [("plain8-w4 seed 0", "0", "plain8-w4", "plain"), ("plain8-w4 seed 1", "1", "plain8-w4", "plain")]
+    runs = run_folders([str(tmp_path / "default")])
+    _, figure = analyze_lesion(runs, argparse.Namespace(images=16), CPU)
+    assert [text.get_text() for text in figure.axes[0].get_legend().get_texts()] == ["plain8-w4 seed 0", "plain8-w4 seed 1"]
+    plt.close(figure)
+    init = in_process("analyze", "init", "--depth", "4", "--width", "4", "--out", tmp_path / "init")
+    with open(tmp_path / "init" / "init.csv") as stream:
+        assert {row["seed"] for row in csv.DictReader(stream)} == {"0"}  # the random stack's seed: no run behind it

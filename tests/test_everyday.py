@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, resdeep
+from conftest import REPO, in_process, resdeep
 from resdeep.cli import main
 from resdeep.atomic_files import atomic_write_text
 
@@ -77,6 +77,24 @@ def test_completion_offers_commands_then_the_presets_of_a_group(monkeypatch, cap
     offered = completions("resdeep summary model=res", monkeypatch, capsys)
     assert {"model=resnet20", "model=resnet56", "model=resnet1202"} <= offered and "model=plain20" not in offered
     assert completions("resdeep report out", monkeypatch, capsys) == set()  # the shell completes file names
+
+
+def test_the_schemas_presets_start_from_are_not_offered_as_presets():
+    """base_cifar, base_config, ... are ConfigStore schemas: help, errors and completion list only real presets."""
+    helped = in_process("train", "--help")  # in_process: Hydra's help sets up logging, which must not outlive the test
+    assert helped.returncode == 0, helped.stderr
+    groups = {line.split(":")[0]: line.split(": ", 1)[1].split(", ") for line in helped.stdout.splitlines() if line.startswith(("model: ", "data: "))}
+    assert groups["data"] == ["cifar10", "imagenet", "mnist", "synthetic"] and "resnet20" in groups["model"]
+    assert not [name for names in groups.values() for name in names if name.startswith("base_")]
+    unknown = in_process("summary", "model=resnet57")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("resdeep: error: unknown model 'resnet57'; choose one of: densenet100_12, ")
+    assert "base_" not in unknown.stderr
+    offered = set()
+    for line in ("resdeep train model=", "resdeep train data="):
+        done = in_process("-sc", "query=bash", env=dict(os.environ, COMP_LINE=line))
+        offered |= set(done.stdout.split())
+    assert {"model=resnet20", "data=synthetic"} <= offered and not [o for o in offered if "base_" in o]
+    assert in_process("summary", "model=resnet20", "data=synthetic").returncode == 0  # the presets still start from them
 
 
 def tiny_run(out_dir, *extra):
@@ -185,6 +203,19 @@ def test_export_writes_weights_that_load_with_weights_only_and_through_load_run(
     with torch.no_grad():
         assert torch.equal(from_file.model(images), from_folder.model(images))
     assert set(exported["model"]) == set(from_folder.model.state_dict())
+
+
+def test_eval_of_an_exported_file_writes_beside_the_file_not_into_the_working_folder(trained, tmp_path, monkeypatch, capsys):
+    exports, elsewhere = tmp_path / "exports", tmp_path / "elsewhere"
+    exports.mkdir(), elsewhere.mkdir()
+    assert cli_exit_code(["export", str(trained["folder"]), "--out", str(exports / "resnet8.pt")]) == 0
+    monkeypatch.chdir(elsewhere)
+    assert cli_exit_code(["eval", "../exports/resnet8.pt", "data.test_size=32", "--device", "cpu"]) == 0
+    assert cli_exit_code(["eval", str(exports / "resnet8.pt"), "--device", "cpu"]) == 0
+    assert sorted(p.name for p in exports.iterdir()) == ["resnet8.eval-data.test_size_32.json", "resnet8.eval.json", "resnet8.pt"]
+    assert list(elsewhere.iterdir()) == []
+    assert json.loads((exports / "resnet8.eval-data.test_size_32.json").read_text())["test_images"] == 32
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"-> {exports / 'resnet8.eval.json'}")
 
 
 def png_dpi(path):

@@ -205,7 +205,8 @@ def test_report_draws_error_against_depth_one_line_per_family_with_the_seed_rang
     assert family_points(group.families["plain-fc"], "train_error") == [(10, 3.0, 2.0, 4.0), (50, 70.0, 60.0, 80.0)]
     assert family_points(group.families["highway-fc"], "test_error") == [(10, 2.0, 2.0, 2.0), (50, 3.0, 2.5, 3.5)]
     svg = (tmp_path / "report" / "depth.svg").read_text()
-    assert "plain-fc" in svg and "highway-fc" in svg and "range over seeds" in svg and "depth (layers)" in svg
+    # The legend names the kind of network (network_kind), not the family's folder name.
+    assert ">plain</text>" in svg and ">highway</text>" in svg and "range over seeds" in svg and "depth (layers)" in svg
     assert "published test error" not in svg  # MNIST has no paper number: the key lists only what is drawn
 
 

@@ -16,7 +16,7 @@ from resdeep.engine.job import run_identity
 from resdeep.models import build_model
 from resdeep.models.summary import count_params
 
-# He et al. 2016, Table 6 (CIFAR-10 test error %) and Table 2 (ImageNet top-1 %, 10-crop); see PAPER.md.
+# He et al. 2016, Table 6 (CIFAR-10 test error %) and Table 2 (ImageNet top-1 %, 10-crop); arXiv:1512.03385.
 TABLE6 = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97, "resnet110": 6.43, "resnet1202": 7.93}
 TABLE2 = {"plain18": 27.94, "plain34": 28.54, "resnet18": 27.88, "resnet34": 25.03}
 

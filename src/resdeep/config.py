@@ -1,12 +1,16 @@
 """Typed config schemas, registered with Hydra, and the one validation pass run at start-up."""
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any, List, Optional, Sequence
 
+from hydra._internal.core_plugins.structured_config_source import StructuredConfigSource
+from hydra._internal.sources_registry import SourcesRegistry
 from hydra.core.config_store import ConfigStore
+from hydra.core.plugins import Plugins
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
@@ -19,6 +23,11 @@ PAD_MODES = ("zeros", "reflect")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 PROGRESS_STYLES = ("auto", "bar", "lines", "off")
+# Where a run's curves go besides metrics.jsonl and train.log; each other than TensorBoard comes from an extra.
+LOGGERS = ("tensorboard", "mlflow")
+LOGGER_EXTRAS = {"mlflow": ("mlflow", "pip install 'resdeep[mlflow]'")}
+# The ConfigStore names of the schemas presets start from (defaults: [base_cifar]): not presets themselves.
+SCHEMA_PREFIX = "base_"
 
 
 @dataclass
@@ -116,6 +125,7 @@ class TrainerConfig:
     sync_bn: bool = False
     log_grad_norms: bool = False
     diverge_above: Optional[float] = 1e4  # training loss that marks a run diverged; null: only NaN/inf do
+    loggers: List[str] = field(default_factory=lambda: ["tensorboard"])  # LOGGERS: tensorboard, mlflow
 
 
 @dataclass
@@ -135,11 +145,33 @@ class Config:
 def register_configs() -> None:
     """Put the schemas in Hydra's ConfigStore: the whole config, each model family's and each data set's."""
     store = ConfigStore.instance()
-    store.store(name="base_config", node=Config)
+    store.store(name=f"{SCHEMA_PREFIX}config", node=Config)
     for name, entry in FAMILIES.items():
-        store.store(group="model", name=f"base_{name}", node=entry.schema)
+        store.store(group="model", name=f"{SCHEMA_PREFIX}{name}", node=entry.schema)
     for name, schema in DATA_SCHEMAS.items():
-        store.store(group="data", name=f"base_{name}", node=schema(name=name))
+        store.store(group="data", name=f"{SCHEMA_PREFIX}{name}", node=schema(name=name))
+    hide_schemas_from_option_lists()
+
+
+def hide_schemas_from_option_lists() -> None:
+    """Keep the base_* schemas out of every list of a group's options Hydra makes (`train --help`, the options an
+    unknown preset's error names, tab completion), while presets still load them by name.
+
+    Hydra lists the ConfigStore through its `structured://` config source and has no way to hide an entry, so
+    that source is swapped for one that leaves the schemas out of its listings."""
+    Plugins.instance()  # Hydra registers its own sources first; then the structured one is replaced
+    SourcesRegistry.instance().types[StructuredConfigSource.scheme()] = PresetsOnlyStructuredSource
+
+
+class PresetsOnlyStructuredSource(StructuredConfigSource):
+    """Hydra's ConfigStore source, listing every stored config but the schemas (base_*)."""
+
+    def list(self, config_path, results_filter):
+        return [name for name in super().list(config_path, results_filter) if not name.startswith(SCHEMA_PREFIX)]
+
+
+# Hydra recognises its schema source by this class name (ConfigRepository.get_schema_source).
+PresetsOnlyStructuredSource.__name__ = StructuredConfigSource.__name__
 
 
 if not OmegaConf.has_resolver("model_id"):
@@ -247,6 +279,7 @@ def validate(cfg: DictConfig) -> Config:
         trainer.diverge_above is None or trainer.diverge_above > 0,
         f"trainer.diverge_above={trainer.diverge_above} must be a positive loss, or null to stop only at NaN/inf",
     )
+    validate_loggers(trainer.loggers)
     return typed
 
 
@@ -276,3 +309,12 @@ def config_from_saved(saved: dict, overrides: Sequence[str] = ()) -> Config:
         except OmegaConfBaseException as error:
             raise UserError(f"override '{override}': {str(error).splitlines()[0]}") from None
     return validate(tree)
+
+
+def validate_loggers(loggers: List[str]) -> None:
+    """Known logger names, each logger's package installed (mlflow comes from an extra)."""
+    for name in loggers:
+        choose(name, LOGGERS, "trainer.loggers")
+        module, install = LOGGER_EXTRAS.get(name, (None, None))
+        _require(module is None or importlib.util.find_spec(module) is not None,
+                 f"trainer.loggers=[{','.join(loggers)}] names {name}, which is not installed: {install}")

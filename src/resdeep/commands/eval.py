@@ -23,21 +23,22 @@ def run_eval_command(args: List[str]) -> int:
     parser.add_argument("overrides", nargs="*", help="data to test on instead, e.g. data.root=/path/to/cifar10 or data.ten_crop=true (ImageNet)")
     parser.add_argument("--checkpoint", default="latest", help="latest (default), best (lowest validation error) or an iteration")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--out", type=Path, help="where to write the JSON (default: RUN/eval/iter_<n>[-<overrides>].json)")
+    parser.add_argument("--out", type=Path, help="where to write the JSON (default: RUN/eval/iter_<n>[-<overrides>].json for a run folder, "
+                                                 "<file>.eval[-<overrides>].json beside an exported file)")
     options = parser.parse_intermixed_args(args)  # overrides may come before or after the options
     if options.out is not None:
         check_writable(options.out.parent, f"--out {options.out}")
     import torch
 
     from resdeep.atomic_files import write_json
-    from resdeep.runs.layout import EVAL_DIR
-    from resdeep.engine.inference import eval_file_name, evaluate_run, load_run
+    from resdeep.engine.inference import eval_output, evaluate_run, load_run
 
     run = load_run(options.run, parse_checkpoint(options.checkpoint), options.overrides)
+    out = options.out or eval_output(run, options.overrides)
+    check_writable(out.parent, str(out))
     device = "cuda" if options.device == "cuda" or (options.device == "auto" and torch.cuda.is_available()) else "cpu"
     result = evaluate_run(run, device=device)
     result["overrides"] = options.overrides
-    out = options.out or (run.folder or run.source.parent) / EVAL_DIR / eval_file_name(run, options.overrides)
     write_json(out, result)
     crops = ", 10-crop" if result["ten_crop"] else ""
     print(f"{result['model']} at iteration {result['iteration']}: test error {result['test_error']:.2f}% "

@@ -6,7 +6,7 @@ from typing import List
 
 from resdeep.args import OneLineParser, check_writable
 from resdeep.errors import UserError
-from resdeep.report.write import write_report
+from resdeep.report.write import file_lines, write_report
 
 
 def run_report_command(args: List[str]) -> int:
@@ -20,6 +20,7 @@ def run_report_command(args: List[str]) -> int:
     if options.out is not None:
         check_writable(options.out, f"--out {options.out}")
     written = write_report(options.folders, options.out or options.folders[0])
-    files = [written["report"], *written["figures"], written["csv"]]
-    print(f"{written['runs']} run(s) -> {', '.join(map(str, files))}")
+    print(f"{written['runs']} run(s); wrote:")
+    for line in file_lines(written["files"]):
+        print(f"  {line}")
     return 0

@@ -19,7 +19,7 @@ from resdeep.engine.evaluate import evaluate
 from resdeep.errors import UserError
 from resdeep.models import build_model, model_id
 from resdeep.runs import Run, read_run
-from resdeep.runs.layout import checkpoint_paths
+from resdeep.runs.layout import EVAL_DIR, checkpoint_paths
 from resdeep.version import __version__
 
 Checkpoint = Union[str, int]  # "latest", "best" (lowest validation error) or an iteration
@@ -150,7 +150,12 @@ def export_run(run: LoadedRun, out: Path) -> Path:
     return out
 
 
-def eval_file_name(run: LoadedRun, overrides: List[str]) -> str:
-    """eval/iter_<n>[-<overrides>].json: one file per checkpoint and data choice, so evaluations do not overwrite."""
+def eval_output(run: LoadedRun, overrides: List[str]) -> Path:
+    """Where `resdeep eval` writes: RUN/eval/iter_<n>[-<overrides>].json (one file per checkpoint and data choice, so
+    evaluations do not overwrite), or beside an exported file, named after it (resnet56.pt -> resnet56.eval.json),
+    never into whatever folder the command runs from."""
     tag = "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", o) for o in overrides)[:80]
-    return f"iter_{run.iteration:08d}{'-' + tag if tag else ''}.json"
+    tag = f"-{tag}" if tag else ""
+    if run.folder is not None:
+        return run.folder / EVAL_DIR / f"iter_{run.iteration:08d}{tag}.json"
+    return run.source.with_name(f"{run.source.stem}.eval{tag}.json")

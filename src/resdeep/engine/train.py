@@ -51,7 +51,8 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest, state: Op
     loop = LoopState(schedule=ScheduleState(warming_up=needs_warmup(cfg.recipe, cfg.model.depth)), window=TrainWindow(device))
     resumed = restore_training_state(run_dir, cfg, loop, model, optimizer, data)
     logger = RunLogger(run_dir, loop.iteration, cfg.recipe.max_iters, config_text(cfg), cfg.trainer.progress, enabled=world.is_main,
-                       records=loop.records, state=state)
+                       records=loop.records, state=state, loggers=cfg.trainer.loggers, config=cfg)
+    result = None  # how the run ended, for the loggers to record; None when it stops before its end
     try:
         step = make_train_step(distributed(model, device, world), optimizer, fast, device, local_batch_shape(cfg, data, world), logger.message)
         announce(logger, cfg, run_dir, loop.iteration if resumed else None, model, data, device, fast)
@@ -80,9 +81,10 @@ def train(cfg: Config, run_dir: Path, world: World, stop: StopRequest, state: Op
                 logger.interrupted(loop.iteration)
                 raise TrainingInterrupted(loop.iteration)
         loop.elapsed = loop.elapsed_before + time.perf_counter() - started
-        return finish(loop, cfg, model, data, device, world, fast, logger)
+        result = finish(loop, cfg, model, data, device, world, fast, logger)
+        return result
     finally:
-        logger.close()
+        logger.close(result)
 
 
 @dataclass
@@ -243,8 +245,8 @@ def announce(logger: RunLogger, cfg: Config, run_dir: Path, resumed_at: Optional
     recipe = cfg.recipe
     if recipe.epochs is not None:
         per_epoch, whole = iterations_per_epoch(data.train_size, recipe.batch_size), recipe_length(recipe, data.train_size)
-        stop = "" if recipe.max_iters == whole else f"; this run stops at iteration {recipe.max_iters:,} (recipe.max_iters)"
-        logger.message(f"recipe {recipe.name} in epochs: {recipe.epochs:g} epochs of {per_epoch:,} iterations = {whole:,} iterations, lr milestones at {recipe.milestones}{stop}")
+        cut_short = "" if recipe.max_iters == whole else f"; this run stops at iteration {recipe.max_iters:,} (recipe.max_iters)"
+        logger.message(f"recipe {recipe.name} in epochs: {recipe.epochs:g} epochs of {per_epoch:,} iterations = {whole:,} iterations, lr milestones at {recipe.milestones}{cut_short}")
 
 
 def config_text(cfg: Config) -> str:

@@ -34,7 +34,7 @@ def write_curves_csv(groups: List[ConfigGroup], path: Path) -> int:
                 for iteration in sorted(set(train) | set(evaluations)):
                     record = evaluations.get(iteration, {})
                     rows.append({
-                        "run": run.label, "experiment": group.experiment, "config": group.label, "data": run.data,
+                        "run": run.label, "experiment": group.experiment, "config": group.config_label, "data": run.data,
                         "model": run.model, "family": run.family, "depth": run.depth, "seed": run.seed,
                         "iteration": iteration, "train_error": train.get(iteration, record.get("train_error")),
                         "test_error": record.get("test_error", ""), "val_error": record.get("val_error", ""), "status": run.status,

@@ -1,5 +1,6 @@
-"""Error against depth, the one picture of the subject: final training error solid, test error dashed, one
-line per family, the spread over seeds as a band, the published test error as a hollow diamond."""
+"""Error against depth, the one picture of the subject: final training error thin and dashed, test error bold and
+solid (as in every figure of a report), one line per kind of network, the spread over seeds as a band, the
+published test error as a hollow diamond."""
 from __future__ import annotations
 
 import math
@@ -15,7 +16,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
 
-from resdeep.report.figure import DPI, METADATA, STYLE, figure_stem  # noqa: E402
+from resdeep.report.figure import DPI, METADATA, STYLE, TEST_LINE, TRAIN_LINE, config_title, error_key, figure_stem  # noqa: E402
 from resdeep.report.groups import ConfigGroup, Network  # noqa: E402
 from resdeep.report.paper import paper_error  # noqa: E402
 from resdeep.report.schedules import schedule_differences  # noqa: E402
@@ -61,20 +62,22 @@ def draw_depth_figures(groups: List[ConfigGroup], out: Path) -> List[Path]:
 
 
 def _draw(group: ConfigGroup):
-    """A new figure: per family, train (solid) and test (dashed) error against depth with bands and paper marks."""
+    """A new figure: per family, training (dashed) and test (solid) error against depth with bands and paper marks."""
     figure, axis = plt.subplots(figsize=(7.6, 4.4), layout="constrained")  # room for the legends on the right
     compare = not schedule_differences(group.setup)
     lows: List[float] = []
     shown = {"band": False, "published": False, "diverged": False}  # the key lists only what the figure has
+    labels = group.family_labels
+    families_key = []
     for index, (family, networks) in enumerate(group.families.items()):
         colour = plt.get_cmap("tab10")(index % 10)
-        for key, style in (("train_error", "-"), ("test_error", "--")):
+        families_key.append(Line2D([], [], color=colour, linewidth=2.2, label=labels[family]))
+        for key, style in (("train_error", TRAIN_LINE), ("test_error", TEST_LINE)):
             points = family_points(networks, key)
             if not points:
                 continue
             depths, means, low, high = zip(*points)
-            axis.plot(depths, means, style, color=colour, marker="o", markersize=4, linewidth=1.8,
-                      label=family if key == "train_error" else None)
+            axis.plot(depths, means, color=colour, marker="o", markersize=4, **style)
             if any(h > l for l, h in zip(low, high)):
                 axis.fill_between(depths, low, high, color=colour, alpha=0.15, linewidth=0)
                 shown["band"] = True
@@ -90,12 +93,11 @@ def _draw(group: ConfigGroup):
     _scale_axes(axis, group, lows)
     axis.set_xlabel("depth (layers)")
     axis.set_ylabel("final error (%)")
-    axis.set_title(f"{group.title}: error against depth", fontsize=10)
+    axis.set_title(f"{config_title(group)}\nerror against depth", fontsize=10)
     axis.grid(alpha=0.3, which="both")
-    families = axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, title="family", title_fontsize=8)
+    families = axis.legend(handles=families_key, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, title="network", title_fontsize=8)
     axis.add_artist(families)
-    key = [Line2D([], [], color="grey", linestyle="-", label="training error"),
-           Line2D([], [], color="grey", linestyle="--", label="test error")]
+    key = error_key()
     key += [Patch(color="grey", alpha=0.15, label="range over seeds")] if shown["band"] else []
     key += [Line2D([], [], color="grey", marker="D", markerfacecolor="none", linestyle="none", label="published test error")] if shown["published"] else []
     key += [Line2D([], [], color="grey", marker="x", markeredgewidth=2, linestyle="none", label="diverged (every seed)")] if shown["diverged"] else []

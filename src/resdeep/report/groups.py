@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, List
 
+from resdeep.models import network_kind
 from resdeep.report.runs import Run
 
 
@@ -39,6 +40,52 @@ class ConfigGroup:
     @property
     def networks(self) -> List[Network]:
         return [network for networks in self.families.values() for network in networks]
+
+    @property
+    def config_label(self) -> str:
+        """The label, or when this is the experiment's only config, its recipe and length (curves.csv's `config`)."""
+        recipe = self.setup["recipe"]
+        length = f"recipe.epochs={recipe['epochs']:g}" if recipe.get("epochs") is not None else f"recipe.max_iters={recipe.get('max_iters')}"
+        return self.label or f"recipe={recipe.get('name')}, {length}"
+
+    @property
+    def family_labels(self) -> Dict[str, str]:
+        """{family: what a reader calls it}: plain, residual, highway, dense... (network_kind), the family's
+        name added where two families of the config are of one kind (residual (resnet-B))."""
+        kinds = {family: network_kind(networks[0].runs[0].model_config) for family, networks in self.families.items()}
+        shared = {kind for kind in kinds.values() if list(kinds.values()).count(kind) > 1}
+        return {family: f"{kind} ({family})" if kind in shared else kind for family, kind in kinds.items()}
+
+
+def length_text(recipe: dict) -> str:
+    """'300 iterations' or '200 epochs'."""
+    if recipe.get("epochs") is not None:
+        return f"{recipe['epochs']:g} epochs"
+    iterations = recipe.get("max_iters")
+    return f"{iterations:,} iterations" if isinstance(iterations, int) else "length unknown"
+
+
+def setup_text(setup: dict) -> str:
+    """A config in words: 'recipe smoke: batch 32, lr 0.025, momentum 0.9, weight decay 0.0001, constant lr;
+    300 iterations; data synthetic (10,000 training / 2,000 test images)'."""
+    recipe, data = setup["recipe"], setup["data"]
+    momentum = f"{'Nesterov ' if recipe.get('nesterov') else ''}momentum {recipe.get('momentum')}"
+    factor = recipe.get("lr_factor", 0.1)
+    if recipe.get("plateau"):
+        schedule = f"lr x{factor:g} on a plateau"
+    elif recipe.get("milestone_epochs"):
+        schedule = f"lr x{factor:g} at epochs {', '.join(f'{e:g}' for e in recipe['milestone_epochs'])}"
+    elif recipe.get("milestones"):
+        schedule = f"lr x{factor:g} at iterations {', '.join(f'{m:,}' for m in recipe['milestones'])}"
+    else:
+        schedule = "constant lr"
+    parts = [f"batch {recipe.get('batch_size')}", f"lr {recipe.get('lr')}", momentum, f"weight decay {recipe.get('weight_decay')}", schedule]
+    sizes = [f"{data[key]:,} {what}" for key, what in (("train_size", "training"), ("test_size", "test")) if isinstance(data.get(key), int)]
+    details = [" / ".join(sizes) + " images"] if sizes else []
+    details += [f"{data['val_size']:,} held out for validation"] if data.get("val_size") else []
+    details += ["no augmentation"] if data.get("augment") is False else []
+    return (f"recipe {recipe.get('name')}: {', '.join(parts)}; {length_text(recipe)}; "
+            f"data {data.get('name')}{' (' + ', '.join(details) + ')' if details else ''}")
 
 
 def _flat(tree: dict, prefix: str = "") -> Dict[str, object]:

@@ -1,11 +1,13 @@
 """The Table 6 layout: final test error per network, mean and spread over seeds, beside the paper where comparable."""
 from __future__ import annotations
 
+import math
 import statistics
 from typing import List, Optional, Tuple
 
 from resdeep.data.shapes import DATASET_SHAPES
-from resdeep.report.groups import ConfigGroup, Network
+from resdeep.report.evidence import compare
+from resdeep.report.groups import ConfigGroup, Network, length_text
 from resdeep.report.paper import PAPER_NUMBERS, paper_error
 from resdeep.report.runs import Run
 from resdeep.report.schedules import schedule_differences
@@ -74,22 +76,39 @@ def markdown_table(group: ConfigGroup) -> str:
 
 
 def degradation_findings(groups: List[ConfigGroup]) -> List[str]:
-    """Per experiment, config and family: does the final training error rise or fall with depth?"""
+    """Per experiment, config and family: the final training error of the deepest network against the shallowest,
+    over their finished seeds, and a claim that depth made it worse or better only when the gap is larger than
+    the spread between seeds (Welch's t-test, two or more seeds a side)."""
     findings = []
     for group in groups:
+        labels = group.family_labels
         for family, networks in group.families.items():
-            by_depth = sorted(
-                (n.depth, statistics.mean(r.final_train_error for r in n.runs if r.final_train_error is not None))
-                for n in networks if any(r.final_train_error is not None for r in n.runs)
-            )
-            if len(by_depth) < 2:
+            finished = [(n, [r.final_train_error for r in n.runs if r.status == "finished" and r.final_train_error is not None]) for n in networks]
+            finished = sorted(((n, errors) for n, errors in finished if errors), key=lambda pair: pair[0].depth)
+            if len(finished) < 2 or finished[0][0].depth == finished[-1][0].depth:
                 continue
-            (shallow, shallow_error), (deep, deep_error) = by_depth[0], by_depth[-1]
-            gap = deep_error - shallow_error
-            trend = f"deeper trains worse by {gap:.1f} points" if gap > 0 else f"deeper trains better by {-gap:.1f} points"
-            if gap > 0 and family == "plain":
-                trend += " (the degradation problem)"
-            findings.append(
-                f"- {group.title}, {family}: {trend}: final training error {family}-{deep} {deep_error:.2f}% vs {family}-{shallow} {shallow_error:.2f}%"
-            )
+            (shallow, shallow_errors), (deep, deep_errors) = finished[0], finished[-1]
+            findings.append(f"- {group.title}, {labels[family]}: " + depth_claim(labels[family], deep.model, deep_errors, shallow.model, shallow_errors, group.setup["recipe"]))
     return findings
+
+
+def depth_claim(kind: str, deep: str, deep_errors: List[float], shallow: str, shallow_errors: List[float], recipe: dict) -> str:
+    """One line: the gap, the seeds each side, and a claim only where the gap is larger than the seed spread."""
+    test = compare(deep_errors, shallow_errors)
+    seeds = f"{test.deep_seeds} vs {test.shallow_seeds} seed{'s' if test.shallow_seeds > 1 else ''}"
+
+    def side(mean, std):
+        return f"{mean:.2f}%" if std is None else f"{mean:.2f} ± {std:.2f}%"
+
+    numbers = (f"{deep} {side(test.deep_mean, test.deep_std)} vs {shallow} {side(test.shallow_mean, test.shallow_std)} "
+               f"final training error after {length_text(recipe)} ({seeds}); gap {test.gap:+.1f} points")
+    if not test.tested:
+        return f"no claim (one seed: depth cannot be told from seed noise; train seed=0,1,2 to test it): {numbers}"
+    welch = f"Welch t = {test.t:.2f}, df = {test.df:.1f}, p = {test.p:.2g}" if math.isfinite(test.t) else "every seed alike"
+    interval = f"95% interval {test.low:+.1f} to {test.high:+.1f}"
+    if not test.beyond_seed_spread:
+        return f"no claim (the gap is within the spread between seeds): {numbers}, {interval} ({welch})"
+    trend = "deeper trains worse" if test.gap > 0 else "deeper trains better"
+    if test.gap > 0 and kind == "plain":
+        trend += " (the degradation problem)"
+    return f"{trend}: {numbers}, {interval}, larger than the spread between seeds ({welch})"

@@ -9,9 +9,17 @@ from resdeep.errors import UserError
 from resdeep.report.curves import write_curves_csv
 from resdeep.report.depth_figure import draw_depth_figures
 from resdeep.report.figure import DPI, draw_figures
-from resdeep.report.groups import group_runs
+from resdeep.report.groups import group_runs, setup_text
 from resdeep.report.runs import scan_runs
 from resdeep.report.table import degradation_findings, markdown_table
+
+
+def file_lines(files: List[Path]) -> List[str]:
+    """One line per written file, a figure's formats together: 'out/figure.png, figure.pdf, figure.svg'."""
+    by_stem: dict = {}
+    for path in files:
+        by_stem.setdefault((path.parent, path.stem), []).append(path)
+    return [", ".join([str(paths[0]), *(path.name for path in paths[1:])]) for paths in by_stem.values()]
 
 
 def write_report(folders: List[Path], out: Path) -> dict:
@@ -34,18 +42,22 @@ def write_report(folders: List[Path], out: Path) -> dict:
         f"{len(runs)} run(s) of {len(experiments)} experiment(s) ({', '.join(experiments)}) in {len(groups)} config(s), "
         f"from {', '.join(str(f) for f in folders)}. Only seeds are averaged: runs of different experiments, "
         "recipes or lengths are never pooled.", "",
+        *(f"- {group.title}: {setup_text(group.setup)}" for group in groups), "",
         "## Test error (Table 6 layout)", "",
         "Final test error of each network; with several seeds, the best and the mean ± std. `paper` is the published "
         "number (CIFAR-10: He et al. 2016 Table 6 and the successors' papers; ImageNet: Table 2, 10-crop top-1), shown "
         "only for runs that followed the paper's schedule; plain nets have no paper row on CIFAR-10.", "",
         *(part for group in groups for part in (markdown_table(group), "")),
         "## Depth and training error (Figure 6 layout)", "",
-        *(findings or ["- fewer than two depths of one family in any config: nothing to compare yet"]), "",
+        "Final training error of each family's deepest network against its shallowest, over the finished seeds. "
+        "A line claims that depth made training worse or better only when the gap is larger than the spread between "
+        "seeds: two or more seeds a side and a 95% interval of the gap (Welch's t-test) that excludes zero.", "",
+        *(findings or ["- no family has finished runs at two depths in one config: nothing to compare yet"]), "",
         *(f"![{path.stem}]({path.name})" for path in figures if path.suffix == ".png"),
         *([] if figures else ["No evaluation recorded yet: no figure."]), "",
         *(f"- {note}" for note in figure_notes),
-        *(["", "## Error against depth", "", "Final training error (solid) and test error (dashed) of each family; "
-           "bands: the range over seeds; hollow diamonds: the published test error.", "",
+        *(["", "## Error against depth", "", "Final training error (thin, dashed) and test error (bold, solid) of each family, "
+           "as in every figure of the report; bands: the range over seeds; hollow diamonds: the published test error.", "",
            *(f"![{path.stem}]({path.name})" for path in depth_figures if path.suffix == ".png")] if depth_figures else []),
         *(["", "## Not included", "", *(f"- {problem}" for problem in problems)] if problems else []), "",
         f"Curves: `{csv_path.name}` (every logged point of every run). Figures as PNG ({DPI} dpi), PDF and SVG. "
@@ -53,4 +65,6 @@ def write_report(folders: List[Path], out: Path) -> dict:
     ]
     report = out / "report.md"
     atomic_write_text(report, "\n".join(text))
-    return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures, "depth_figures": depth_figures, "findings": findings, "problems": problems}
+    files = [report, csv_path, *figures, *depth_figures]
+    return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures, "depth_figures": depth_figures,
+            "files": files, "findings": findings, "problems": problems}

@@ -18,6 +18,7 @@ HYDRA_DIR = ".hydra"            # Hydra's record of the command
 LOCK_FILE = ".lock"             # held by the process training the run
 EVAL_DIR = "eval"               # what `resdeep eval` measured
 ANALYSIS_DIR = "analysis"       # what `resdeep analyze` drew
+MLFLOW_FILE = "mlflow.json"     # with trainer.loggers=[...,mlflow]: the MLflow run this run logs to
 SWEEP_FILE = "sweep.json"       # in a sweep folder: every job its launchers were given
 
 # What `restart=true` removes (the lock stays: the restarting process holds it).
