@@ -9,6 +9,7 @@ import torch
 from resdeep.config import DataConfig
 from resdeep.data.arrays import ImageArrays, split_indices
 from resdeep.data.device_loader import DeviceEvalSet, DeviceLoader, Normalizer
+from resdeep.data.preprocessing import Preprocessing
 from resdeep.data.shapes import DATASET_SHAPES, DataShape
 from resdeep.errors import UserError
 
@@ -21,6 +22,7 @@ class DataBundle:
     eval_sets: Dict[str, object]
     shape: DataShape
     train_size: int
+    preprocessing: Preprocessing  # what the test images went through: a trained net carries it (data/preprocessing.py)
 
 
 def load_arrays(cfg: DataConfig) -> tuple[ImageArrays, ImageArrays]:
@@ -44,11 +46,12 @@ def build_data(
 ) -> DataBundle:
     """Load the configured data set and wrap it for training on `device`."""
     if cfg.name == "imagenet":
-        from resdeep.data.imagefolder import build_imagefolder
+        from resdeep.data.imagefolder import IMAGENET_MEAN, IMAGENET_STD, build_imagefolder  # PIL and workers: only for folders
 
         train, eval_sets, classes = build_imagefolder(cfg, batch_size, eval_batch_size, device, seed, rank, world_size)
         shape = DataShape(3, cfg.crop_size, classes)
-        return DataBundle(train, eval_sets, shape, len(train.dataset))
+        preprocessing = Preprocessing(3, cfg.crop_size, IMAGENET_MEAN[:, None, None], IMAGENET_STD[:, None, None], cfg.test_resize, cfg.crop_size)
+        return DataBundle(train, eval_sets, shape, len(train.dataset), preprocessing)
     train, test = load_arrays(cfg)
     eval_parts = {}
     if cfg.val_size:
@@ -62,4 +65,6 @@ def build_data(
     normalizer = Normalizer(train.images, cfg.normalize)
     loader = DeviceLoader(train, batch_size, normalizer, device, seed, cfg.augment, pad_mode=cfg.pad_mode, rank=rank, world_size=world_size, compile_augmentation=compile_augmentation)
     eval_sets = {name: DeviceEvalSet(part, normalizer, device, eval_batch_size) for name, part in eval_parts.items()}
-    return DataBundle(loader, eval_sets, DATASET_SHAPES[cfg.name], len(train))
+    shape = DATASET_SHAPES[cfg.name]
+    preprocessing = Preprocessing(shape.channels, shape.size, normalizer.mean.cpu(), normalizer.std.cpu())
+    return DataBundle(loader, eval_sets, shape, len(train), preprocessing)

@@ -14,6 +14,7 @@ from typing import Iterator, Tuple
 import torch
 
 from resdeep.data.arrays import ImageArrays
+from resdeep.data.preprocessing import normalize
 
 
 class Normalizer:
@@ -35,7 +36,7 @@ class Normalizer:
         return self
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return (images.float() / 255 - self.mean) / self.std
+        return normalize(images, self.mean, self.std)
 
 
 def reflect(index: torch.Tensor, size: int) -> torch.Tensor:

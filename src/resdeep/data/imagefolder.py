@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2 as T
 
 from resdeep.data.arrays import split_indices
+from resdeep.data.preprocessing import normalize
 from resdeep.errors import UserError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
@@ -188,7 +189,7 @@ class FolderEvalSet:
         loader = DataLoader(self.dataset, batch_size=self.batch_size, num_workers=self.workers, collate_fn=collate_skipping)
         for images, labels, _ in loader:
             if images is not None:
-                images = (images.to(self.device).float() / 255 - self.mean) / self.std
+                images = normalize(images.to(self.device), self.mean, self.std)
                 yield images, labels.to(self.device)
 
 

@@ -6,6 +6,7 @@ returns class probabilities (N, classes): the same numbers `resdeep eval` and `L
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import torch
@@ -15,8 +16,6 @@ from resdeep.atomic_files import atomic_write
 from resdeep.data.preprocessing import Preprocessing, normalize
 from resdeep.errors import UserError
 from resdeep.version import __version__
-
-FORMATS = ("pt", "torchscript", "onnx")
 
 
 class WithPreprocessing(nn.Module):
@@ -38,7 +37,7 @@ def example_input(preprocessing: Preprocessing) -> torch.Tensor:
 
 
 def export_run(run, out: Path, format: str = "pt") -> Path:
-    """Write `run` (a LoadedRun) to `out` in one of FORMATS; returns out."""
+    """Write `run` (a LoadedRun) to `out` as pt, torchscript or onnx; returns out."""
     model = run.model.cpu().eval()
     preprocessing = run.preprocessing
     if format == "pt":
@@ -51,6 +50,12 @@ def export_run(run, out: Path, format: str = "pt") -> Path:
         return out
     wrapped = WithPreprocessing(model, preprocessing).eval()
     example = example_input(preprocessing)
+    with warnings.catch_warnings():  # torch marks TorchScript and its ONNX exporter deprecated; both still work, and are what runs anywhere
+        warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))
+        return _export_self_contained(wrapped, example, out, format)
+
+
+def _export_self_contained(wrapped: WithPreprocessing, example: torch.Tensor, out: Path, format: str) -> Path:
     if format == "torchscript":
         with torch.no_grad():
             traced = torch.jit.trace(wrapped, example)
@@ -67,4 +72,4 @@ def export_run(run, out: Path, format: str = "pt") -> Path:
                               dynamic_axes={"images": {0: "batch"}, "probabilities": {0: "batch"}}, dynamo=False)
         atomic_write(out, lambda stream: stream.write(graph.getvalue()), mode="wb")
         return out
-    raise UserError(f"export --format {format} is not a format; choose one of: {', '.join(FORMATS)}")
+    raise UserError(f"export --format {format} is not a format; choose one of: pt, torchscript, onnx")

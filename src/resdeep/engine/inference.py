@@ -10,9 +10,9 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import torch
 from omegaconf import OmegaConf
 
-from resdeep.atomic_files import atomic_write
 from resdeep.config import Config, config_from_saved
 from resdeep.data import DataBundle, build_data
+from resdeep.data.preprocessing import Preprocessing
 from resdeep.data.shapes import DATASET_SHAPES
 from resdeep.engine.checkpoint import load_checkpoint_file, load_latest_checkpoint
 from resdeep.engine.evaluate import evaluate
@@ -20,7 +20,6 @@ from resdeep.errors import UserError
 from resdeep.models import build_model, model_id
 from resdeep.runs import Run, read_run
 from resdeep.runs.layout import EVAL_DIR, checkpoint_paths
-from resdeep.version import __version__
 
 Checkpoint = Union[str, int]  # "latest", "best" (lowest validation error) or an iteration
 
@@ -36,6 +35,7 @@ class LoadedRun:
     folder: Optional[Path]  # the run folder (None for an exported file)
     record: Optional[Run] = None  # the run folder's record: its state and iteration as `resdeep status` says them
     data: Optional[DataBundle] = None  # its data set, built by with_data() (the analyses need it)
+    saved_preprocessing: Optional[dict] = None  # what the checkpoint or export recorded (resdeep 0.2 on)
 
     @property
     def name(self) -> str:
@@ -54,6 +54,42 @@ class LoadedRun:
     def evaluate(self, overrides: Sequence[str] = (), device: str = "cpu") -> Dict[str, Any]:
         """Test error (%) and loss of this network; overrides change the data (data.root=..., data.ten_crop=true)."""
         return evaluate_run(self, overrides, device)
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """What the network expects of an image: recorded when it trained, else (a checkpoint of an older resdeep)
+        measured again on its training set, which must then be where data.root says."""
+        if self.saved_preprocessing is None:
+            try:
+                data = build_data(self.config.data, 1, 1, torch.device("cpu"), self.config.seed)
+            except UserError as error:
+                raise UserError(f"{self.source} was saved before resdeep recorded a net's preprocessing, so its normalisation is measured "
+                                f"on its training set, which cannot be read: {error}") from None
+            self.saved_preprocessing = data.preprocessing.as_dict()
+        return Preprocessing.from_dict(self.saved_preprocessing)
+
+    def transform(self, images) -> torch.Tensor:
+        """Raw images -> the network's input: uint8 images as image files hold them ((N,) H, W(, C)), PIL images, or
+        floats in [0, 1] as torchvision holds them ((N,) C, H, W); resized and cropped first where the data set was."""
+        return self.preprocessing(images)
+
+    @torch.no_grad()
+    def predict(self, images, batch_size: Optional[int] = None) -> torch.Tensor:
+        """Class probabilities (N, classes) for raw images (see transform), the way `resdeep eval` scores them
+        (in batches of trainer.eval_batch_size, as it does)."""
+        inputs = self.transform(images)
+        batch_size = batch_size or self.config.trainer.eval_batch_size
+        device = next(self.model.parameters()).device
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return torch.cat([self.model(part.to(device)).float().softmax(1).cpu() for part in inputs.split(batch_size)])
+        finally:
+            self.model.train(was_training)
+
+    def saved_config(self) -> dict:
+        """The config as plain values, as a checkpoint holds it."""
+        return OmegaConf.to_container(OmegaConf.structured(self.config))
 
     def with_data(self, device: torch.device, batch_size: Optional[int] = None) -> "LoadedRun":
         """The network on `device` in eval mode, with its data set (its recipe's batch for training batches)."""
@@ -116,12 +152,13 @@ def load_run(path: Union[str, Path], checkpoint: Checkpoint = "latest", override
     shape = DATASET_SHAPES[config.data.name]
     model = build_model(config.model, shape.channels, shape.num_classes)
     model.load_state_dict(state["model"])
-    return LoadedRun(model.eval(), config, state["iteration"], source, path if path.is_dir() else None, record)
+    return LoadedRun(model.eval(), config, state["iteration"], source, path if path.is_dir() else None, record,
+                     saved_preprocessing=state.get("preprocessing"))
 
 
 def evaluate_run(run: LoadedRun, overrides: Sequence[str] = (), device: str = "cpu") -> Dict[str, Any]:
     """The test error of a loaded run on its test set, or on the data the overrides name."""
-    config = config_from_saved(saved_config(run), overrides) if overrides else run.config
+    config = config_from_saved(run.saved_config(), overrides) if overrides else run.config
     target = torch.device(device)
     # The loader for training is built too (its images give the normalisation); a batch of 1 always fits.
     data = build_data(config.data, 1, config.trainer.eval_batch_size, target, config.seed)
@@ -133,21 +170,6 @@ def evaluate_run(run: LoadedRun, overrides: Sequence[str] = (), device: str = "c
         "ten_crop": bool(getattr(config.data, "ten_crop", False)), "test_images": len(data.eval_sets["test"]),
         "test_error": test_error, "test_loss": test_loss,
     }
-
-
-def saved_config(run: LoadedRun) -> dict:
-    return OmegaConf.to_container(OmegaConf.structured(run.config))
-
-
-def export_run(run: LoadedRun, out: Path) -> Path:
-    """Write the weights, the config and where they came from into one file torch.load(weights_only=True) reads."""
-    state = {
-        "model": {name: tensor.detach().cpu().clone() for name, tensor in run.model.state_dict().items()},
-        "config": saved_config(run), "model_id": run.name, "iteration": run.iteration,
-        "source": str(run.source), "resdeep_version": __version__,
-    }
-    atomic_write(out, lambda stream: torch.save(state, stream), mode="wb")
-    return out
 
 
 def eval_output(run: LoadedRun, overrides: List[str]) -> Path:

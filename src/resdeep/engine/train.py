@@ -175,6 +175,7 @@ def save_training_state(run_dir: Path, cfg: Config, loop: LoopState, model, opti
         "metrics": loop.records,
         "elapsed_s": loop.elapsed,
         "config": OmegaConf.to_container(OmegaConf.structured(cfg)),
+        "preprocessing": data.preprocessing.as_dict(),  # what a loaded or exported net does to raw images
         "scaler": None,  # bf16 autocast needs no loss scaling
     }, cfg.trainer.keep_checkpoints)
 
