@@ -392,9 +392,10 @@ def test_a_recipe_in_epochs_runs_its_iterations_and_every_record_of_the_run_hold
         "iterations": 6, "max_iters": 6, "final_test_error": test_errors[-1], "best_test_error": min(test_errors),
         "test_error_at_best_val": None, "final_val_error": None, "final_train_error": records[-1]["train_error"],
         "warmup_ended_at": None, "device": "cpu", "world_size": 1, "fast_path": "channels_last", "skipped_images": 0,
+        "recipe_iters": 6,
     }
     checkpoint = torch.load(run / "checkpoints" / "iter_00000006.pt", weights_only=False)
-    assert set(checkpoint) == {"iteration", "model", "optimizer", "loader", "rng", "schedule", "window", "metrics", "elapsed_s", "config", "scaler"}
+    assert set(checkpoint) == {"iteration", "model", "optimizer", "loader", "rng", "schedule", "window", "metrics", "elapsed_s", "config", "scaler", "preprocessing"}
     assert checkpoint["config"]["recipe"]["max_iters"] == 6 and checkpoint["config"]["recipe"]["milestones"] == [4]  # in iterations
     assert checkpoint["scaler"] is None and checkpoint["metrics"] == records and checkpoint["elapsed_s"] <= result["wall_time_s"]
     events = EventAccumulator(str(run / "tb"))

@@ -24,7 +24,10 @@ def fake_run(root: Path, data: str, depth: int, shortcut: str, seed: int, curve,
     (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     if status == "failed":
         (folder / "error.log").write_text("Traceback (most recent call last):\n  ...\nRuntimeError: CUDA out of memory\n")
-    elif status != "in progress":
+    elif status == "interrupted":  # stopped after its checkpoint at its last evaluation: a rerun resumes there
+        (folder / "checkpoints").mkdir()
+        (folder / "checkpoints" / f"iter_{records[-1]['iteration']:08d}.pt").write_bytes(b"")
+    else:
         (folder / "result.json").write_text(json.dumps({
             "status": status, "diverged": status == "diverged", "iterations": records[-1]["iteration"] if records else 50,
             "max_iters": max_iters, "params": 0, "final_test_error": records[-1]["test_error"] if records else None,
@@ -49,7 +52,7 @@ def test_report_groups_by_experiment_and_config_and_averages_only_seeds(tmp_path
     fake_run(tmp_path, "cifar10", 20, "none", 1, [(31, 33), (13, 15), (9.5, 12.0)])
     fake_run(tmp_path, "cifar10", 56, "none", 0, [(50, 52), (30, 31), (20.0, 22.0)])
     fake_run(tmp_path, "cifar10", 20, "A", 0, [(25, 27), (10, 12), (8.0, 9.0)])
-    fake_run(tmp_path, "cifar10", 56, "A", 0, [(40, 42)], status="in progress", max_iters=64000)  # another length: another config
+    fake_run(tmp_path, "cifar10", 56, "A", 0, [(40, 42)], status="interrupted", max_iters=64000)  # another length: another config
     fake_run(tmp_path, "cifar10", 110, "A", 0, [], status="diverged")
     fake_run(tmp_path, "cifar10", 32, "A", 0, [], status="failed")
     fake_run(tmp_path, "mnist", 20, "A", 0, [(5, 4), (1, 1.5)])
@@ -67,10 +70,10 @@ def test_report_groups_by_experiment_and_config_and_averages_only_seeds(tmp_path
     assert short["resnet110"][2] == "diverged" and short["resnet32"][6] == "seed 0 failed: RuntimeError: CUDA out of memory"
     assert "Not compared with the paper: this config is not the paper's schedule (recipe.max_iters=300 (paper: 64000))" in report
     longer = table_rows(report, "default · cifar10 · recipe.max_iters=64000")
-    assert list(longer) == ["resnet56"] and longer["resnet56"][2] == "(42.00)" and "in progress (iter 100/64000)" in longer["resnet56"][6]
+    assert list(longer) == ["resnet56"] and longer["resnet56"][2] == "(42.00)" and "seed 0 interrupted (iter 100/64000)" in longer["resnet56"][6]
     assert table_rows(report, "long · cifar10")["resnet20"][2:6] == ["9.50", "—", "8.75", "+0.75"]  # the paper's schedule: compared
     assert table_rows(report, "default · mnist")["resnet20"][:3] == ["20", "269,434", "1.50"]  # one input channel
-    assert "default/cifar10/resnet44/seed0: failed before training started (error.log: UserError: data.root missing)" in report
+    assert "default/cifar10/resnet44/seed0: failed before training started: UserError: data.root missing" in report
     # plain56 has one seed: the 10.8-point gap is stated, and no claim is made on it.
     assert ("default · cifar10 · recipe.max_iters=300, plain: no claim (one seed: depth cannot be told from seed noise; "
             "train seed=0,1,2 to test it): plain56 20.00% vs plain20 9.25 ± 0.35% final training error after 300 iterations "

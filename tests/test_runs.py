@@ -47,12 +47,16 @@ def test_a_sweep_with_a_job_failing_before_training_and_one_diverging_accounts_f
     sweep = in_process(*tiny_sweep(tmp_path, "data=cifar10", f"data.root={cifar_copy},{tmp_path}/absent", "recipe.lr=0.1,1e30", "data.download=false"))
     assert sweep.returncode == 1, sweep.stderr
     folder = tmp_path / "default"
+    # Each failed job says why in one line of its own as it fails, and the other jobs go on.
+    for job in ("job2", "job3"):
+        assert sweep.stderr.count(f"resdeep: error in job {folder / job}: CIFAR-10 not found") == 1, sweep.stderr
+    assert (folder / "job0" / "result.json").is_file() and (folder / "job1" / "result.json").is_file()
     # The end of the sweep: one table of the four jobs, then each bad job named, then the real sweep folder.
     end = sweep.stderr.split("the sweep's 4 job(s):")[1]
     table = {line.split()[0]: line.split()[3] for line in end.splitlines()[2:6]}
     assert table == {"job0": "finished", "job1": "diverged", "job2": "failed", "job3": "failed"}, end
     assert "4 run(s): 2 failed, 1 diverged, 1 finished" in end
-    assert "failed: job2: CIFAR-10 not found" in end and "failed: job3: CIFAR-10 not found" in end and "diverged: job1" in end
+    assert "failed: job2: CIFAR-10 not found" in end and "failed: job3: CIFAR-10 not found" in end and "diverged at iteration 5: job1" in end
     assert f"resdeep status {folder}" in end and "<sweep folder>" not in sweep.stderr and "HYDRA_FULL_ERROR" not in sweep.stderr
     assert "Traceback" not in sweep.stderr
     # The job that failed before training has its error in its folder, for status and report.
@@ -202,3 +206,22 @@ def test_a_run_of_an_older_resdeep_without_state_json_still_reads(finished_run, 
     assert (read_run(run).state, read_run(run).iteration) == ("interrupted", 20)
     (run / "error.log").write_text("Traceback ...\nRuntimeError: boom\n")
     assert (read_run(run).state, read_run(run).detail) == ("failed", "RuntimeError: boom")
+
+
+def test_an_epoch_recipe_cut_short_by_max_iters_stops_there_and_the_whole_recipe_continues_it(tmp_path):
+    """64 images in batches of 32: 3 epochs are 6 iterations. recipe.max_iters=2 trains the first 2 of them (the
+    milestone at epoch 2, iteration 4, where the epochs put it); the same run without it goes on to 6."""
+    epochs = ["data=synthetic", "data.train_size=64", "data.test_size=32", "model=resnet20", "model.depth=8", "model.width=4",
+              "recipe=smoke", "recipe.batch_size=32", "recipe.epochs=3", "recipe.milestone_epochs=[2]", "recipe.milestones=[]",
+              "trainer.log_every=2", "trainer.eval_every=2", "trainer.device=cpu", "trainer.progress=lines", f"out_dir={tmp_path}"]
+    cut = in_process("train", *epochs, "recipe.max_iters=2")
+    assert cut.returncode == 0, cut.stderr
+    run = next(tmp_path.rglob("result.json")).parent
+    assert "3 epochs of 2 iterations = 6 iterations, lr milestones at [4]; this run stops at iteration 2" in cut.stdout
+    result = json.loads((run / "result.json").read_text())
+    assert (result["iterations"], result["max_iters"], result["recipe_iters"]) == (2, 2, 6)
+    whole = in_process("train", *epochs, "recipe.max_iters=null")
+    assert whole.returncode == 0, whole.stderr
+    assert "resuming" in whole.stdout and json.loads((run / "result.json").read_text())["iterations"] == 6
+    again = in_process("train", *epochs, "recipe.max_iters=null")
+    assert "already finished at iteration 6" in again.stdout

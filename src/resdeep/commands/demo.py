@@ -28,7 +28,7 @@ def run_demo_command(args: List[str]) -> int:
     # The demo prints its training lines and its findings: not which jobs Hydra launches (its folders say it).
     overrides = ["+experiment=demo", "hydra.hydra_logging.loggers.hydra.level=WARNING", *args]
     cfg = load_config(["+experiment=demo", *(a for a in args if a.startswith(("out_dir=", "name=")))])
-    code = run_train_command(["-m", *overrides])
+    code = run_train_command(["-m", *overrides], table_when_all_finish=False)  # its findings below say what happened
     if code:
         raise UserError("a demo run failed (see above); fix it and run the demo again: finished runs are kept")
     folder = Path(cfg.out_dir) / cfg.name

@@ -85,8 +85,11 @@ def hydra_files(cfg: DictConfig) -> dict:
     }
 
 
-def run_train_command(args: List[str]) -> int:
-    """Validate the whole command up front, then run it through @hydra.main."""
+def run_train_command(args: List[str], table_when_all_finish: bool = True) -> int:
+    """Validate the whole command up front, then run it through @hydra.main.
+
+    A sweep ends with one table of its jobs; `resdeep demo`, which prints its own findings, asks for it only
+    when a job did not finish (table_when_all_finish=False)."""
     if "--version" in args:  # Hydra's own --version names only Hydra
         print(version_text())
         return 0
@@ -114,7 +117,7 @@ def run_train_command(args: List[str]) -> int:
         if parsed.multirun and plan is not None:
             print_sweep_end(plan, file=sys.stderr)
         raise
-    if parsed.multirun and plan is not None:
+    if parsed.multirun and plan is not None and table_when_all_finish:
         print_sweep_end(plan, file=sys.stdout)
     return 0
 

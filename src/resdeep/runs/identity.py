@@ -43,6 +43,8 @@ def finished_result(run_dir: Path, config: Config) -> Optional[dict]:
     if saved is not None and saved != run_identity(config):
         changed = "; ".join(identity_differences(saved, run_identity(config))[:4])
         raise UserError(f"{run_dir} holds a run with another config ({changed}); pass restart=true to replace it, or name=<new name> to keep both")
-    if result and (result.get("diverged") or result["iterations"] >= (config.recipe.max_iters or result.get("max_iters", 0))):
+    # The length asked for now: max_iters, or (an epoch recipe without one) the whole recipe the run recorded.
+    target = config.recipe.max_iters or (result or {}).get("recipe_iters") or (result or {}).get("max_iters", 0)
+    if result and (result.get("diverged") or result["iterations"] >= target):
         return result
     return None

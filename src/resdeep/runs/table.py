@@ -55,8 +55,9 @@ def _cut(note: str) -> str:
 
 
 def problem_lines(runs: List[Run], root: Path) -> List[str]:
-    """'failed: cifar10/resnet56/seed0: CIFAR-10 not found ...', one per run that needs the user."""
-    return [f"{run.state}: {_where(run, root)}{': ' + run.detail if run.detail else ''}" for run in runs if run.state in PROBLEMS]
+    """'failed: cifar10/resnet56/seed0: CIFAR-10 not found ...', 'diverged at iteration 300: ...', one per run that needs the user."""
+    return [f"{run.state}{f' at iteration {run.iteration}' if run.state == 'diverged' else ''}: {_where(run, root)}"
+            f"{': ' + run.detail if run.detail else ''}" for run in runs if run.state in PROBLEMS]
 
 
 def summary_line(runs: List[Run], unplaced: int = 0) -> str:
