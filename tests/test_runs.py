@@ -26,8 +26,9 @@ def tiny_sweep(tmp_path, *extra):
 def status(folder):
     """`resdeep status FOLDER`: (exit code, {job folder name: its row's cells})."""
     done = in_process("status", folder)
-    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:] if line and not line[0].isdigit() and ":" not in line.split()[0]}
-    return done, rows
+    lines = done.stdout.splitlines()
+    table = lines[1:next(i for i, line in enumerate(lines) if " run(s): " in line)]  # the rows, up to the line counting states
+    return done, {line.split()[0]: line.split() for line in table}
 
 
 @pytest.fixture(scope="module")
