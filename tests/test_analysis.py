@@ -124,7 +124,7 @@ def test_every_analysis_runs_from_the_command_line_on_a_trained_run(tmp_path):
 
 
 def test_a_sweep_job_folder_with_an_equals_sign_is_a_folder_not_an_override(tmp_path):
-    from resdeep.analysis.analyses import run_folders
+    from resdeep.analysis.measure_and_draw import run_folders
 
     job = tmp_path / "default" / "synthetic" / "resnet8" / "seed0" / "recipe.lr=0.05"
     job.mkdir(parents=True)
@@ -137,7 +137,7 @@ def test_analyses_tell_the_seeds_of_one_network_apart_in_their_csv_and_legend(tm
 
     import matplotlib.pyplot as plt
 
-    from resdeep.analysis.analyses import analyze_lesion, run_folders
+    from resdeep.analysis.measure_and_draw import analyze_lesion, run_folders
 
     for seed in (0, 1):
         trained = in_process("train", "data=synthetic", "data.train_size=64", "data.test_size=32", "model=plain20", "model.depth=8",

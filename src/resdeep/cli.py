@@ -38,7 +38,7 @@ def main(argv: List[str] | None = None) -> None:
         print(version_text())
         sys.exit(0)
     if args[0] in ("-sc", "--shell-completion"):  # the completion script calls `resdeep -sc query=bash`
-        from resdeep.commands.complete import run_completion
+        from resdeep.commands.complete import run_completion  # start-up: Hydra and torch load only when completing
 
         sys.exit(run_completion(args))
     command, rest = args[0], args[1:]

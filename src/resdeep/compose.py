@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
 from hydra import compose, initialize_config_dir
+from hydra._internal.config_loader_impl import get_overrides_dirname
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException, ValidationError
@@ -145,8 +148,6 @@ def folder_name_keys(jobs: List[list], bases: List[Optional[Path]]) -> Set[str]:
 
 def sweep_jobs(parser, parsed: list, overrides: List[str], extra_config_dir: Optional[str]) -> List[List[str]]:
     """Every job of a sweep as its list of overrides, the sweeper's params from the config (experiments) included."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
     first_job = BasicSweeper.split_arguments(parsed, None)[0][0]
     first = compose_config(first_job, extra_config_dir, with_hydra=True)
     params_node = first.hydra.sweeper.get("params")
@@ -179,9 +180,6 @@ def check_train_arguments(overrides: List[str], extra_config_dir: Optional[str],
 
     The plan's extra overrides are, for a sweep, which keys stay out of the folder names
     (hydra.job.config.override_dirname.exclude_keys), so every job gets its own."""
-    from hydra._internal.config_loader_impl import get_overrides_dirname
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     parser = OverridesParser.create()
     try:
         parsed = parser.parse_overrides(overrides)

@@ -31,6 +31,7 @@ def register_launchers() -> None:
     Hydra finds plugins by walking the hydra_plugins namespace with pkgutil, which cannot see into a
     PEP 660 editable install (`pip install -e .`); importing the plugins and naming their classes to Hydra's
     registry makes them work there too (a regular install is found by the scan anyway)."""
+    # start-up: the plugins (and Hydra's plugin registry) load only for commands that compose or launch
     from hydra.core.plugins import Plugins
 
     from hydra_plugins.resdeep_parallel_launcher import config  # noqa: F401 - stores hydra/launcher=parallel
@@ -57,7 +58,7 @@ def check_launcher(overrides: List[str], launcher) -> None:
                         "run the sweep on the cluster's login node, or here with hydra/launcher=parallel")
     if launcher is None or not str(launcher.get("_target_", "")).startswith("hydra_plugins.resdeep_parallel_launcher"):
         return
-    from hydra_plugins.resdeep_parallel_launcher.slots import check_plan, visible_gpus
+    from hydra_plugins.resdeep_parallel_launcher.slots import check_plan, visible_gpus  # its fields checked only when chosen
 
     problem = check_plan(visible_gpus(), launcher.workers, launcher.jobs_per_gpu, launcher.gpus_per_job, launcher.threads_per_job)
     if problem:

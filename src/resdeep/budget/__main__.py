@@ -18,6 +18,7 @@ import time
 STARTED = time.time()  # before the imports below, which are most of a job's start-up too
 
 import argparse  # noqa: E402
+import platform  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import shlex  # noqa: E402
@@ -31,6 +32,7 @@ from typing import Dict, List, Optional  # noqa: E402
 from resdeep.budget.plan import RunCost, Together, count_multiples, duration, plan, stop_reserve_s  # noqa: E402
 from resdeep.budget.progress import run_progress  # noqa: E402
 from resdeep.errors import USAGE_EXIT_CODE, UserError  # noqa: E402
+from resdeep.version import __version__  # noqa: E402
 
 FIGURE6 = ("plain56", "resnet56", "plain20", "resnet20")  # the order they start in when not all fit: 56 layers first
 SWEEP = "figure6"  # the experiment's name: its runs are OUT_DIR/figure6/<data>/<model>/seed<k>
@@ -67,9 +69,7 @@ def split_overrides(overrides: List[str]) -> tuple[List[str], Dict[str, str]]:
 
 def bench_key(device_name: str, config_overrides: List[str], launcher: Dict[str, str]) -> dict:
     """What a saved bench must match to be reused: the device, the versions, what the runs are (not where)."""
-    import torch
-
-    from resdeep.version import __version__
+    import torch  # start-up: `python -m resdeep.budget run|keep` never needs torch
 
     what = [o for o in config_overrides if not o.startswith(("out_dir=", "data.root="))]
     return {"device": device_name, "torch": torch.__version__, "resdeep": __version__, "overrides": what,
@@ -85,6 +85,7 @@ def read_json(path: Path) -> Optional[dict]:
 
 
 def command_plan(out: Path, deadline: Optional[float], round_: int, rebench: bool, overrides: List[str]) -> int:
+    # start-up: only `plan` loads torch, Hydra and the engine; `run` and `keep`, which watch and copy, start at once
     import torch
 
     try:
@@ -228,11 +229,7 @@ def record(keep: Path, lines: List[str], device_name: str) -> None:
 
 
 def device_text(device_name: str) -> str:
-    import platform
-
-    import torch
-
-    from resdeep.version import __version__
+    import torch  # start-up: as in bench_key
 
     cuda = f", CUDA {torch.version.cuda}" if torch.version.cuda else ""
     return f"{device_name}; torch {torch.__version__}{cuda}; resdeep {__version__}; Python {platform.python_version()}; {platform.node()}"

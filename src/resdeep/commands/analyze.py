@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
-from resdeep.analysis.analyses import HANDLERS, HELP, output_folder, run_folders  # first: it selects the Agg backend
+from resdeep.analysis.measure_and_draw import HANDLERS, HELP, output_folder, run_folders  # first: it selects the Agg backend
 
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402

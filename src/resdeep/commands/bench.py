@@ -13,6 +13,8 @@ from resdeep.compose import load_config
 from resdeep.models import model_id
 from resdeep.engine.bench import HELP, bench_engine, bench_reference
 from resdeep.atomic_files import write_json
+from resdeep.engine.distributed import World
+from resdeep.engine.train import pick_device
 from resdeep.errors import UserError
 
 
@@ -33,8 +35,6 @@ def run_bench_command(args: List[str]) -> int:
         check_writable(options.json.parent, f"--json {options.json}")
     overrides, extra_dir = split_config_dir(rest)
     cfg = load_config(["data=synthetic", "model=resnet56", *overrides], extra_dir)
-    from resdeep.engine.train import pick_device
-    from resdeep.engine.distributed import World
 
     device = pick_device(cfg.trainer.device, World())
     torch.backends.cudnn.benchmark = cfg.trainer.cudnn_benchmark

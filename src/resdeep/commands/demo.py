@@ -5,7 +5,9 @@ from pathlib import Path
 from typing import List
 
 from resdeep.compose import load_config
+from resdeep.commands.train import run_train_command
 from resdeep.errors import UserError
+from resdeep.report.write import file_lines, write_report
 
 HELP = """usage: resdeep demo [overrides]
 Trains plain-20, plain-56, ResNet-20 and ResNet-56 for 300 iterations on the built-in synthetic
@@ -22,8 +24,6 @@ def run_demo_command(args: List[str]) -> int:
     options = [arg for arg in args if arg.startswith("-")]
     if options:
         raise UserError(f"demo: unknown option '{options[0]}'; the demo takes config overrides only, e.g. resdeep demo trainer.device=cuda")
-    from resdeep.report.write import file_lines, write_report
-    from resdeep.commands.train import run_train_command
 
     # The demo prints its training lines and its findings: not which jobs Hydra launches (its folders say it).
     overrides = ["+experiment=demo", "hydra.hydra_logging.loggers.hydra.level=WARNING", *args]

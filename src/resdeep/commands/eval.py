@@ -28,7 +28,7 @@ def run_eval_command(args: List[str]) -> int:
     options = parser.parse_intermixed_args(args)  # overrides may come before or after the options
     if options.out is not None:
         check_writable(options.out.parent, f"--out {options.out}")
-    import torch
+    import torch  # start-up: torch loads once the arguments are checked, so --help and mistakes answer at once
 
     from resdeep.atomic_files import write_json
     from resdeep.engine.inference import eval_output, evaluate_run, load_run

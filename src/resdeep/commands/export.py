@@ -29,7 +29,7 @@ def run_export_command(args: List[str]) -> int:
         raise UserError(f"export: --out {options.out} is a folder; give a file name, e.g. --out {options.out / 'model.pt'}")
     check_writable(options.out.parent, f"--out {options.out}")
     file_format = options.format or ("onnx" if options.out.suffix == ".onnx" else "pt")
-    from resdeep.engine.export import export_run
+    from resdeep.engine.export import export_run  # start-up: torch loads once the arguments are checked
     from resdeep.engine.inference import load_run
 
     run = load_run(options.run, parse_checkpoint(options.checkpoint))

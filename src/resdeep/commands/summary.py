@@ -4,9 +4,14 @@ from __future__ import annotations
 import os
 from typing import List
 
+import torch
+
 from resdeep.args import split_config_dir
 from resdeep.compose import load_config
+from resdeep.data.shapes import DATASET_SHAPES
 from resdeep.errors import UserError
+from resdeep.models import build_model, model_id
+from resdeep.models.summary import count_params, format_summary, summarize
 
 HELP = """usage: resdeep summary [overrides]   e.g. resdeep summary model=resnet56 data=cifar10
 Prints every layer with its output shape, parameters and multiply-adds, then
@@ -15,11 +20,6 @@ Prints every layer with its output shape, parameters and multiply-adds, then
 
 def check_fits_in_memory(model_cfg, shape) -> None:
     """Count the weights on the meta device (nothing allocated); refuse a network larger than the machine's memory."""
-    import torch
-
-    from resdeep.models import model_id
-    from resdeep.models import build_model
-
     try:
         with torch.device("meta"):
             params = sum(p.numel() for p in build_model(model_cfg, shape.channels, shape.num_classes).parameters())
@@ -42,11 +42,6 @@ def run_summary_command(args: List[str]) -> int:
         return 0
     overrides, extra_dir = split_config_dir(args)
     cfg = load_config(overrides, extra_dir)
-    from resdeep.models import model_id
-    from resdeep.data.shapes import DATASET_SHAPES
-    from resdeep.models import build_model
-    from resdeep.models.summary import count_params, format_summary, summarize
-
     shape = DATASET_SHAPES[cfg.data.name]
     check_fits_in_memory(cfg.model, shape)
     model = build_model(cfg.model, shape.channels, shape.num_classes)

@@ -14,7 +14,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from resdeep.args import one_line_errors
-from resdeep.compose import check_train_arguments
+from resdeep.compose import check_train_arguments, compose_config
 from resdeep.presets import config_dir
 from resdeep.config import register_configs
 from resdeep.errors import USAGE_EXIT_CODE, UserError
@@ -31,7 +31,7 @@ def train_job(cfg: DictConfig) -> dict | None:
 
     In a sweep a failed or diverged job raises JobFailed, so that every launcher (basic, parallel,
     joblib, submitit) hands Hydra and its callbacks a FAILED job, and the sweep exits 1 at the end."""
-    from resdeep.engine.job import run_job
+    from resdeep.engine.job import run_job  # start-up: torch loads in the job, not for --help, --cfg or a refused command
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     run_dir = HydraConfig.get().runtime.output_dir
@@ -142,8 +142,6 @@ def with_overrides(args: List[str], overrides: List[str], extra: List[str]) -> L
 
 def launcher_config(overrides: List[str], extra_config_dir: str | None):
     """The hydra.launcher node the command line composes to (its launcher fields do not depend on the sweep)."""
-    from resdeep.compose import compose_config
-
     chosen = [o for o in overrides if o.lstrip("+~").startswith(("hydra/launcher", "hydra.launcher"))]
     return compose_config(chosen, extra_config_dir, with_hydra=True).hydra.launcher
 

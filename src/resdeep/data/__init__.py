@@ -27,7 +27,7 @@ class DataBundle:
 
 def load_arrays(cfg: DataConfig) -> tuple[ImageArrays, ImageArrays]:
     """(train, test) arrays of a small data set, read from its real on-disk format."""
-    if cfg.name == "cifar10":
+    if cfg.name == "cifar10":  # each set's reader (and what it imports) loads only when that set is used
         from resdeep.data.cifar10 import load_cifar10
 
         return load_cifar10(cfg.root, cfg.download, cfg.verify)

@@ -74,6 +74,6 @@ def load_cifar10(root: str, download: bool = True, verify: bool = False) -> tupl
 
 
 def _torchvision_download(root: Path) -> None:
-    from torchvision.datasets import CIFAR10
+    from torchvision.datasets import CIFAR10  # only when downloading
 
     CIFAR10(str(root), train=True, download=True)

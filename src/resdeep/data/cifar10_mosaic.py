@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import List
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from resdeep.errors import USAGE_EXIT_CODE, UserError
 
@@ -48,8 +49,6 @@ def read_labels(path: Path) -> np.ndarray:
 
 def check_mosaic(path: Path, count: int) -> None:
     """The image's header (no decoding): a readable RGB image of the grid's size."""
-    from PIL import Image, UnidentifiedImageError
-
     side = math.isqrt(count)
     try:
         with Image.open(path) as image:
@@ -64,8 +63,6 @@ def check_mosaic(path: Path, count: int) -> None:
 
 def from_mosaic(path: Path, count: int) -> np.ndarray:
     """The images of a mosaic as CIFAR's rows: N x 3072 uint8, each image's R, G, B planes one after another."""
-    from PIL import Image
-
     side = math.isqrt(count)
     try:
         with Image.open(path) as image:

@@ -68,6 +68,6 @@ def load_mnist(root: str, download: bool = True) -> tuple[ImageArrays, ImageArra
 
 
 def _torchvision_download(root: Path) -> None:
-    from torchvision.datasets import MNIST
+    from torchvision.datasets import MNIST  # only when downloading
 
     MNIST(str(root), train=True, download=True)

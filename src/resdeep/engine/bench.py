@@ -11,9 +11,16 @@ import time
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torchvision import transforms
 
 from resdeep.config import Config
+from resdeep.data import load_arrays
+from resdeep.data.shapes import DATASET_SHAPES
+from resdeep.engine.distributed import World
+from resdeep.engine.train import build_training, local_batch_shape
+from resdeep.engine.train_step import make_train_step
 from resdeep.errors import UserError
+from resdeep.models import build_model
 
 HELP = """usage: resdeep bench [--iters N] [--warmup N] [--json FILE] [--no-reference] [--workers N (default 4)] [overrides]
 e.g. resdeep bench model=resnet56 data=synthetic --json bench.json
@@ -55,10 +62,6 @@ def timed(run_one, iterations: int, warmup: int, batch: int, device: torch.devic
 
 def bench_engine(cfg: Config, device: torch.device, iterations: int, warmup: int) -> tuple[dict, dict]:
     """resdeep's own path: device-resident loader, fast-path switches, TrainStep. Also the loader alone."""
-    from resdeep.engine.distributed import World
-    from resdeep.engine.train_step import make_train_step
-    from resdeep.engine.train import build_training, local_batch_shape
-
     reset_peak_memory(device)
     fast, data, model, optimizer = build_training(cfg, device, World())
     step = make_train_step(model, optimizer, fast, device, local_batch_shape(cfg, data, World()))
@@ -93,11 +96,6 @@ class PILImages(torch.utils.data.Dataset):
 
 def bench_reference(cfg: Config, device: torch.device, iterations: int, warmup: int, workers: int) -> dict:
     """The conventional loop: DataLoader + torchvision transforms, fp32, eager, .item() per iteration."""
-    from torchvision import transforms
-
-    from resdeep.data import load_arrays
-    from resdeep.data.shapes import DATASET_SHAPES
-    from resdeep.models import build_model
 
     if cfg.data.name == "imagenet":
         raise UserError("bench's reference loop covers the small data sets (synthetic, cifar10, mnist); pass --no-reference")

@@ -137,7 +137,7 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and torch_dist.is_initialized()):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
+        from torch.distributed.nn.functional import all_reduce  # only under DDP with synchronised BN
 
         channels = x.shape[1]
         local_count = torch.tensor([x.numel() / channels], dtype=x.dtype, device=x.device)

@@ -128,9 +128,16 @@ def choose_checkpoint(folder: Path, which: Checkpoint = "latest") -> Path:
 
 
 def load_run(path: Union[str, Path], checkpoint: Checkpoint = "latest", overrides: Sequence[str] = ()) -> LoadedRun:
-    """A run folder (or a `resdeep export` file) as a built network, its weights, its typed config and its state.
+    """A trained network back from a run folder or a `resdeep export` file, ready to evaluate and predict.
 
-    From a folder, "latest" is the newest readable checkpoint (a damaged one is reported and the one before used)."""
+    path: a run folder (outputs/<name>/<data>/<model>/seed<k>) or a file written by `resdeep export` (.pt).
+    checkpoint: "latest" (the newest readable one: a damaged one is reported and the one before used), "best"
+        (lowest validation error; the run needs data.val_size), or an iteration that a kept checkpoint has.
+    overrides: data.<key>=<value> or trainer.<key>=<value>, e.g. data.root=/elsewhere for evaluate().
+
+    The result's model is in eval mode on the CPU, with config (the typed Config it trained with), iteration
+    (the checkpoint's), state (what `resdeep status` says of the run folder; None for a file), and
+    predict(images) / transform(images) / evaluate(). Raises one-line UserErrors for what the user can fix."""
     path = Path(path)
     record = None
     if path.is_dir():

@@ -49,7 +49,7 @@ class RunLogger:
         if not enabled:
             return
         if "mlflow" in loggers:  # first: a store that cannot be opened stops the run before it writes anything
-            from resdeep.engine.mlflow_logger import MlflowLogger
+            from resdeep.engine.mlflow_logger import MlflowLogger  # an optional extra: only when asked for
 
             self.trackers.append(MlflowLogger(config, self.run_dir, start_iteration, self.message))
         # Every line, whatever the console shows, appended across resumes.
@@ -68,14 +68,14 @@ class RunLogger:
         # Progress goes to stdout, so `| tee log` and `> log` get it: a bar on a terminal, plain lines otherwise.
         style = progress if progress != "auto" else ("bar" if sys.stdout.isatty() else "lines")
         if style == "bar":
-            from tqdm import tqdm
+            from tqdm import tqdm  # only for a progress bar
 
             self.bar = tqdm(total=max_iters, initial=start_iteration, unit="it", dynamic_ncols=True, file=sys.stdout)
         self.style = style
         self.started, self.start_iteration = time.perf_counter(), start_iteration
 
     def _open_tensorboard(self, purge_step: Optional[int] = None):
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # start-up: TensorBoard's writer takes a second to import
 
         return SummaryWriter(str(self.run_dir / TB_DIR), purge_step=purge_step)
 
@@ -236,7 +236,7 @@ class RunLogger:
 def hparams_summaries(values: Dict[str, Any], metric_tags: List[str]) -> list:
     """The hparams plugin's three summaries (the experiment's columns, this run's values, its end), written as
     torch's add_hparams writes them, with SHOWN_HPARAMS marked so the dashboard shows them by default."""
-    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata  # start-up: as SummaryWriter's
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
     def summary(tag: str, **content) -> Summary:

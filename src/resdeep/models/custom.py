@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
+from hydra.utils import get_object, instantiate
 from torch import nn
 
 from resdeep.errors import UserError
@@ -39,8 +40,6 @@ def custom_config(plain: dict) -> CustomConfig:
 
 
 def _locate(target: str):
-    from hydra.utils import get_object
-
     try:
         return get_object(target)
     except Exception as error:  # noqa: BLE001 - ImportError, AttributeError, Hydra's wrappers: all one message
@@ -58,8 +57,6 @@ def validate(cfg: CustomConfig) -> None:
 
 
 def build(cfg: CustomConfig, in_channels: int, num_classes: int) -> nn.Module:
-    from hydra.utils import instantiate
-
     depth = {} if cfg.depth is None else {"depth": cfg.depth}
     model = instantiate({"_target_": cfg._target_, **cfg.options, **depth}, in_channels=in_channels, num_classes=num_classes)
     if not isinstance(model, nn.Module):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Optional
 
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from resdeep.errors import UserError
@@ -58,8 +59,6 @@ def as_model_config(model: Any) -> Any:
     """A typed config from a dict (run.json), a Hydra node or an already typed config."""
     if hasattr(model, "__dataclass_fields__"):
         return model
-    from omegaconf import DictConfig, OmegaConf
-
     plain = OmegaConf.to_container(model, resolve=True) if isinstance(model, DictConfig) else dict(model)
     name = "custom" if "_target_" in plain else plain.pop("family", "cifar")  # _target_: your own network (models/custom.py)
     if family(name).from_dict is not None:

@@ -77,7 +77,7 @@ def _tensorboard_curve(folder: Path, tag: str) -> List[Tuple[int, float]]:
     """Every point of one scalar (no sampling); a resumed run's purged steps are already dropped by the reader."""
     if not folder.is_dir():
         return []
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # start-up: a slow import, only for curves
 
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()

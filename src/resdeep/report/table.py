@@ -6,6 +6,8 @@ import statistics
 from typing import List, Optional, Tuple
 
 from resdeep.data.shapes import DATASET_SHAPES
+from resdeep.models import build_model
+from resdeep.models.summary import count_params
 from resdeep.report.evidence import compare
 from resdeep.report.groups import ConfigGroup, Network, length_text
 from resdeep.report.paper import PAPER_NUMBERS, paper_error
@@ -17,9 +19,6 @@ def parameter_count(run: Run) -> int:
     """From result.json, or by building the network when the run has not finished."""
     if run.result and run.result.get("params"):
         return run.result["params"]
-    from resdeep.models import build_model
-    from resdeep.models.summary import count_params
-
     shape = DATASET_SHAPES[run.data]
     return count_params(build_model(run.model_config, shape.channels, shape.num_classes))
 

@@ -1,4 +1,4 @@
-"""The analyses behind `resdeep analyze <what>`: each returns CSV rows and a figure; TensorBoard scalars too."""
+"""Each analysis of `resdeep analyze <what>`: load the runs, measure, and return its CSV rows and figure (TensorBoard scalars too)."""
 from __future__ import annotations
 
 import os
@@ -12,9 +12,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from torch.utils.tensorboard import SummaryWriter  # noqa: E402
+
+from resdeep.analysis.gradients import autocorrelation, block_gradient_norms, input_gradient_sweep, layer_gradient_norms  # noqa: E402
+from resdeep.analysis.init_stats import activation_stats  # noqa: E402
+from resdeep.analysis.landscape import loss_surface  # noqa: E402
+from resdeep.analysis.lesion import lesion_errors  # noqa: E402
+from resdeep.analysis.responses import layer_response_stds  # noqa: E402
+from resdeep.compose import run_folder  # noqa: E402
+from resdeep.engine.inference import LoadedRun, load_run  # noqa: E402
 from resdeep.errors import UserError  # noqa: E402
 from resdeep.models import model_id, network_kind  # noqa: E402
-from resdeep.runs import read_run  # noqa: E402
+from resdeep.runs import read_run, survey  # noqa: E402
 from resdeep.runs.layout import ANALYSIS_DIR, IDENTITY_FILE, TB_DIR  # noqa: E402
 
 ANALYSES = {
@@ -38,7 +47,6 @@ default 21)  --dims 1|2 (landscape)  --span X (landscape, default 1.0)  --depth 
 
 def run_folders(positional: List[str]) -> List[Path]:
     """Run folders from folder arguments and from train-style overrides."""
-    from resdeep.runs import survey
 
     # A sweep job's folder can hold '=' (…/seed0/recipe.lr=0.05): an existing folder is a folder, not an override.
     is_override = [("=" in p and not Path(p).is_dir()) for p in positional]
@@ -49,13 +57,16 @@ def run_folders(positional: List[str]) -> List[Path]:
         raise UserError(f"analyze: no such folder: {', '.join(missing)}")
     runs = [run.folder for folder in folders for run in survey(folder) if run.identity is not None]
     if overrides:
-        from resdeep.compose import run_folder
-
         folder = run_folder(overrides)
         if not (folder / IDENTITY_FILE).is_file():
             raise UserError(f"analyze: no run at {folder} (from {' '.join(overrides)}); train it first or give its folder")
         runs.append(folder.resolve())
     return runs
+
+
+def load_trained_run(folder: Path, device: torch.device) -> LoadedRun:
+    """The run in folder at its newest readable checkpoint, on `device`, with its data set built for evaluation."""
+    return load_run(folder).with_data(device)
 
 
 def output_folder(runs: List[Path], out: Path | None) -> Path:
@@ -118,8 +129,6 @@ def test_images(run, options):
 
 def tensorboard_scalars(run_folder: Path, tag: str, values: List[float]) -> None:
     """values[i] as tag at step i in the run's TensorBoard log, plus their histogram."""
-    from torch.utils.tensorboard import SummaryWriter
-
     writer = SummaryWriter(str(run_folder / TB_DIR))
     for step, value in enumerate(values):
         writer.add_scalar(tag, value, step)
@@ -128,8 +137,6 @@ def tensorboard_scalars(run_folder: Path, tag: str, values: List[float]) -> None
 
 
 def analyze_responses(runs, options, device) -> List[Dict]:
-    from resdeep.analysis.loading import load_trained_run
-    from resdeep.analysis.responses import layer_response_stds
 
     rows, figure = [], plt.figure(figsize=(10, 4))
     by_index, by_rank = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
@@ -153,15 +160,13 @@ def analyze_responses(runs, options, device) -> List[Dict]:
 
 
 def analyze_gradients(runs, options, device) -> List[Dict]:
-    from resdeep.analysis.gradients import autocorrelation, block_gradient_norms, input_gradient_sweep, layer_gradient_norms
-    from resdeep.analysis.loading import fresh_model, load_trained_run
 
     rows, (figure, axes) = [], plt.subplots(1, 4, figsize=(20, 4))
     labels = run_labels(runs)
     for folder in runs:
         run, columns = load_trained_run(folder, device), labels[folder]
         batches = [run.data.train.next_batch() for _ in range(options.batches)]
-        initial = fresh_model(run, run.config.seed)
+        initial = run.fresh_model(run.config.seed)
         style, label = line_style(columns), columns["run"]
         for when, model in (("init", initial), ("trained", run.model)):
             norms = layer_gradient_norms(model, batches)
@@ -194,7 +199,6 @@ def analyze_gradients(runs, options, device) -> List[Dict]:
 
 
 def analyze_init(runs, options, device) -> List[Dict]:
-    from resdeep.analysis.init_stats import activation_stats
 
     rows, figure = [], plt.figure(figsize=(6, 4))
     axis = figure.add_subplot(1, 1, 1)
@@ -210,8 +214,6 @@ def analyze_init(runs, options, device) -> List[Dict]:
 
 
 def analyze_lesion(runs, options, device) -> List[Dict]:
-    from resdeep.analysis.lesion import lesion_errors
-    from resdeep.analysis.loading import load_trained_run
 
     rows, figure = [], plt.figure(figsize=(7, 4))
     axis = figure.add_subplot(1, 1, 1)
@@ -231,8 +233,6 @@ def analyze_lesion(runs, options, device) -> List[Dict]:
 
 
 def analyze_landscape(runs, options, device) -> List[Dict]:
-    from resdeep.analysis.landscape import loss_surface
-    from resdeep.analysis.loading import load_trained_run
 
     rows = []
     figure, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 4), squeeze=False)
