@@ -1,6 +1,7 @@
 """Shared fixtures: the real data subsets in ../shared/data, copied so tests never write there."""
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,35 @@ def cifar_copy(tmp_path):
 def mnist_copy(tmp_path):
     """The MNIST subset in its gzipped IDX format."""
     return copy_shared(tmp_path, "mnist")
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: tiny nets run faster so, far faster when other jobs share the cores, and a fixed thread
+    count sums gradients in a fixed order (test_unchanged_outputs.py's fixture was written with one)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def sigterm_at_step(monkeypatch, step: int) -> None:
+    """Make the next run in this process send itself a real SIGTERM from inside its `step`-th training step."""
+    import resdeep.engine.train as engine
+
+    real_make_train_step, calls = engine.make_train_step, []
+
+    def make_train_step(*args, **kwargs):
+        train_step = real_make_train_step(*args, **kwargs)
+
+        def step_that_is_interrupted(images, labels):
+            calls.append(1)
+            if len(calls) == step:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return train_step(images, labels)
+        step_that_is_interrupted.prepare, step_that_is_interrupted.autocast = train_step.prepare, train_step.autocast  # evaluation uses them
+        return step_that_is_interrupted
+
+    monkeypatch.setattr(engine, "make_train_step", make_train_step)

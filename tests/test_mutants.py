@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import fast_path, in_process
+from conftest import fast_path, in_process, sigterm_at_step
 from resdeep.data.arrays import ImageArrays
 from resdeep.data.device_loader import DeviceLoader, Normalizer, augment_batch
 from resdeep.config import TrainerConfig
@@ -407,26 +407,8 @@ def test_a_recipe_in_epochs_runs_its_iterations_and_every_record_of_the_run_hold
 
 def test_a_sigterm_during_iteration_3_stops_after_it_with_a_checkpoint_and_the_resumed_run_matches_an_unbroken_one(tmp_path, monkeypatch):
     """The signal is sent from inside the third step (a real SIGTERM to this process), so where it lands is known."""
-    import os
-    import signal
-
-    import resdeep.engine.train as engine
-
     assert in_process(*short_run(tmp_path, "name=whole")).returncode == 0
-    real_make_train_step, calls = engine.make_train_step, []
-
-    def make_train_step(*args, **kwargs):
-        step = real_make_train_step(*args, **kwargs)
-
-        def step_that_is_interrupted(images, labels):
-            calls.append(1)
-            if len(calls) == 3:
-                os.kill(os.getpid(), signal.SIGTERM)
-            return step(images, labels)
-        step_that_is_interrupted.prepare, step_that_is_interrupted.autocast = step.prepare, step.autocast  # evaluation uses them
-        return step_that_is_interrupted
-
-    monkeypatch.setattr(engine, "make_train_step", make_train_step)
+    sigterm_at_step(monkeypatch, 3)
     stopped = in_process(*short_run(tmp_path, "name=cut"))
     monkeypatch.undo()
     run = next((tmp_path / "cut").rglob("train.log")).parent

@@ -2,15 +2,13 @@
 run, a sweep knows every job it was given, and a damaged file is one line, never a crash."""
 import csv
 import json
-import os
 import shutil
-import signal
 import socket
 from pathlib import Path
 
 import pytest
 
-from conftest import in_process, tiny
+from conftest import in_process, sigterm_at_step, tiny
 from resdeep.runs import read_run, survey
 from resdeep.runs.layout import checkpoint_paths
 from resdeep.runs.table import format_table
@@ -90,23 +88,7 @@ def test_a_job_whose_folder_is_gone_or_never_made_is_listed_as_not_started(tmp_p
 
 def test_an_interrupted_run_has_one_state_and_iteration_in_status_report_curves_and_load_run(tmp_path, monkeypatch):
     """The stop comes as a real SIGTERM from inside step 13; the run saves a checkpoint there and exits 75."""
-    import resdeep
-    import resdeep.engine.train as engine
-
-    real_make_train_step, calls = engine.make_train_step, []
-
-    def make_train_step(*args, **kwargs):
-        step = real_make_train_step(*args, **kwargs)
-
-        def step_that_is_interrupted(images, labels):
-            calls.append(1)
-            if len(calls) == 13:
-                os.kill(os.getpid(), signal.SIGTERM)
-            return step(images, labels)
-        step_that_is_interrupted.prepare, step_that_is_interrupted.autocast = step.prepare, step.autocast
-        return step_that_is_interrupted
-
-    monkeypatch.setattr(engine, "make_train_step", make_train_step)
+    sigterm_at_step(monkeypatch, 13)
     stopped = in_process("train", *tiny(tmp_path, iters=40))
     monkeypatch.undo()
     assert stopped.returncode == 75, stopped.stderr

@@ -19,13 +19,7 @@ from resdeep.models.fixup import FixupBlock
 from resdeep.models.stochastic_depth import survival_probabilities
 from resdeep.models.summary import count_params
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These nets are tiny: one thread is faster, and far faster when other jobs share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # These nets are tiny: one thread is faster, and far faster when other jobs share the cores.
 
 
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -141,13 +141,7 @@ def same(a: torch.Tensor, b: torch.Tensor) -> bool:
     return b.numel() == 0 or bool((a - b).abs().max() <= 1e-10 * b.abs().max())
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread, as the fixture was written: two threads sum BN's and the convs' gradients in another order."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # One thread, as the fixture was written: two threads sum BN's and the convs' gradients in another order.
 
 
 @pytest.mark.parametrize("name", sorted(NETS))

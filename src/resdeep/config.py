@@ -318,3 +318,14 @@ def validate_loggers(loggers: List[str]) -> None:
         module, install = LOGGER_EXTRAS.get(name, (None, None))
         _require(module is None or importlib.util.find_spec(module) is not None,
                  f"trainer.loggers=[{','.join(loggers)}] names {name}, which is not installed: {install}")
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """{'recipe': {'lr': 0.1}} -> {'recipe.lr': 0.1}: a config's values by their dotted keys."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Optional
 from omegaconf import OmegaConf
 
 from resdeep.atomic_files import read_json, write_json
+from resdeep.config import flatten
 from resdeep.errors import UserError
 from resdeep.models import model_id, network_kind
 from resdeep.runs.layout import HYDRA_DIR, IDENTITY_FILE, LOG_FILE, METRICS_FILE, MLFLOW_FILE as ID_FILE, RESULT_FILE
@@ -33,17 +34,6 @@ BATCH = 100  # MLflow takes at most 100 params or tags per call
 def tracking_uri(out_dir: str) -> str:
     """$MLFLOW_TRACKING_URI, else an SQLite store beside the runs (not in whatever folder the command runs from)."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(out_dir).resolve() / 'mlflow.db'}"
-
-
-def flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    """{'recipe': {'lr': 0.1}} -> {'recipe.lr': 0.1}: the config as MLflow params."""
-    flat: Dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Dict, List
 
 from resdeep.models import network_kind
+from resdeep.config import flatten
 from resdeep.report.runs import Run
 
 
@@ -88,17 +89,6 @@ def setup_text(setup: dict) -> str:
             f"data {data.get('name')}{' (' + ', '.join(details) + ')' if details else ''}")
 
 
-def _flat(tree: dict, prefix: str = "") -> Dict[str, object]:
-    """{'recipe': {'lr': 0.1}} -> {'recipe.lr': 0.1}."""
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def group_runs(runs: List[Run]) -> List[ConfigGroup]:
     """Runs grouped once for the table, the figures and the CSV, in reading order."""
     by_config: Dict[tuple, List[Run]] = defaultdict(list)
@@ -107,7 +97,7 @@ def group_runs(runs: List[Run]) -> List[ConfigGroup]:
     groups = []
     for experiment, data in sorted({(experiment, by_config[(experiment, setup)][0].data) for experiment, setup in by_config}):
         keys = sorted(key for key, runs in by_config.items() if key[0] == experiment and runs[0].data == data)
-        setups = [_flat(json.loads(setup)) for _, setup in keys]
+        setups = [flatten(json.loads(setup)) for _, setup in keys]
         # Name a config by what sets it apart from the experiment's other configs on the same data.
         differing = sorted({name for setup in setups for name in setup if len({repr(s.get(name)) for s in setups}) > 1})
         for (_, setup_text), flat in zip(keys, setups):
