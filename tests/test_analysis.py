@@ -129,7 +129,24 @@ def test_a_sweep_job_folder_with_an_equals_sign_is_a_folder_not_an_override(tmp_
     job = tmp_path / "default" / "synthetic" / "resnet8" / "seed0" / "recipe.lr=0.05"
     job.mkdir(parents=True)
     (job / "run.json").write_text(json.dumps({"model": {"family": "cifar", "depth": 8}, "data": {"name": "synthetic"}, "recipe": {"name": "smoke", "lr": 0.05}, "seed": 0}))
+    (job / "checkpoints").mkdir()
+    (job / "checkpoints" / "iter_00000010.pt").write_bytes(b"")
     assert run_folders([str(job)]) == [job.resolve()]
+
+
+def test_runs_with_no_trained_network_are_left_out_in_one_line(tmp_path, capsys):
+    from resdeep.analysis.measure_and_draw import run_folders
+
+    started = tmp_path / "default" / "synthetic" / "resnet8" / "seed0"
+    started.mkdir(parents=True)
+    (started / "run.json").write_text(json.dumps({"model": {"family": "cifar", "depth": 8}, "data": {"name": "synthetic"}, "recipe": {"name": "smoke"}, "seed": 0}))
+    failed = tmp_path / "default" / "cifar10" / "resnet8" / "seed0"
+    failed.mkdir(parents=True)
+    (failed / "error.log").write_text("CIFAR-10 not found\n")
+    assert run_folders([str(tmp_path)]) == []
+    said = capsys.readouterr().out
+    assert said.count("\n") == 1 and "2 run(s) with no trained network to analyse, left out" in said
+    assert f"{failed} (failed)" in said and f"{started} (interrupted, no checkpoint yet)" in said
 
 
 def test_analyses_tell_the_seeds_of_one_network_apart_in_their_csv_and_legend(tmp_path):

@@ -46,8 +46,8 @@ default 21)  --dims 1|2 (landscape)  --span X (landscape, default 1.0)  --depth 
 
 
 def run_folders(positional: List[str]) -> List[Path]:
-    """Run folders from folder arguments and from train-style overrides."""
-
+    """Run folders from folder arguments and from train-style overrides: every run with a checkpoint to analyse;
+    the others (failed before training, not started, unreadable, no checkpoint yet) are named in one line."""
     # A sweep job's folder can hold '=' (…/seed0/recipe.lr=0.05): an existing folder is a folder, not an override.
     is_override = [("=" in p and not Path(p).is_dir()) for p in positional]
     folders = [Path(p) for p, override in zip(positional, is_override) if not override]
@@ -55,7 +55,13 @@ def run_folders(positional: List[str]) -> List[Path]:
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
         raise UserError(f"analyze: no such folder: {', '.join(missing)}")
-    runs = [run.folder for folder in folders for run in survey(folder) if run.identity is not None]
+    found = [run for folder in folders for run in survey(folder)]
+    runs = [run.folder for run in found if run.identity is not None and run.checkpoint is not None]
+    passed_over = [f"{run.folder} ({run.state}{', no checkpoint yet' if run.state in ('running', 'interrupted') else ''})"
+                   for run in found if run.identity is None or run.checkpoint is None]
+    if passed_over:
+        print(f"analyze: {len(passed_over)} run(s) with no trained network to analyse, left out: {'; '.join(passed_over[:3])}"
+              f"{' ...' if len(passed_over) > 3 else ''} (resdeep status shows why)")
     if overrides:
         folder = run_folder(overrides)
         if not (folder / IDENTITY_FILE).is_file():
