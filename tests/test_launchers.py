@@ -140,3 +140,14 @@ def test_a_job_ended_by_the_stop_while_still_starting_is_reported_stopped_not_fa
     assert "was stopped" in ended(75, signal.SIGTERM)
     assert "ended with exit code -15" in ended(-signal.SIGTERM, None), "killed by someone else: a failure"
     assert "ended with exit code -9" in ended(-signal.SIGKILL, signal.SIGTERM)
+
+
+def test_slurm_on_a_machine_without_slurm_is_one_line_and_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    import shutil as shell
+
+    monkeypatch.setattr(shell, "which", lambda name, *a: None)  # no sbatch on this machine (as on CI's)
+    with pytest.raises(SystemExit) as stopped:
+        cli_main(["train", "-m", *tiny(tmp_path / "out"), "seed=0,1", "hydra/launcher=slurm"])
+    error = capsys.readouterr().err
+    assert stopped.value.code == 2 and error.count("\n") == 1 and "sbatch" in error and "hydra/launcher=parallel" in error
+    assert not (tmp_path / "out").exists(), "no sweep folder, no sweep.json, no job folder"
