@@ -90,6 +90,39 @@ def test_report_groups_by_experiment_and_config_and_averages_only_seeds(tmp_path
     assert len(figures) == 4 * 3 and {"figure-long-cifar10.png", "figure-default-cifar10-recipe_max_iters=300.svg"} <= set(figures)  # one per config that has curves, each as PNG, PDF, SVG
 
 
+def test_an_experiment_whose_networks_bring_their_own_recipes_is_named_by_recipe_and_shown_side_by_side(tmp_path):
+    """experiment=remedies56 in small: ResNet-20 with the paper's recipe, and with Fixup's recipe (200 epochs) cut
+    short at 300 iterations."""
+    fake_run(tmp_path, "cifar10", 20, "none", 0, [(60, 62), (50, 49)], experiment="remedies")
+    fake_run(tmp_path, "cifar10", 20, "A", 0, [(40, 41), (30, 29)], experiment="remedies")
+    fixup = fake_run(tmp_path, "cifar10", 56, "A", 0, [(35, 36), (25, 24)], experiment="remedies")
+    identity = json.loads((fixup / "run.json").read_text())
+    identity["recipe"].update(name="fixup", scalar_lr_factor=0.1, milestones=[], milestone_epochs=[100.0, 150.0], warmup_min_depth=None)
+    (fixup / "run.json").write_text(json.dumps(identity))
+    (fixup / ".hydra" / "config.yaml").write_text("name: remedies\nrecipe:\n  name: fixup\n  epochs: 200\n  max_iters: 300\n")
+    done = in_process("report", tmp_path, "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    # A config is named by its recipe, not by every setting the recipe brings; the cut is part of its length.
+    assert "- remedies · cifar10 · recipe.name=fixup: recipe fixup: " in report
+    assert "; the first 300 iterations of 200 epochs; data cifar10" in report
+    assert list(table_rows(report, "remedies · cifar10 · recipe.name=cifar")) == ["plain20", "resnet20"]
+    side = table_rows(report, "remedies · cifar10: every network side by side")
+    assert side == {"plain20": ["plain", "cifar", "300 iterations", "50.00", "49.00", "—", "1 finished"],
+                    "resnet20": ["residual", "cifar", "300 iterations", "30.00", "29.00", "—", "1 finished"],
+                    "resnet56": ["residual", "fixup", "the first 300 iterations of 200 epochs", "25.00", "24.00", "—", "1 finished"]}
+    assert "![side_by_side-remedies-cifar10](side_by_side-remedies-cifar10.png)" in report
+    assert {p.name for p in (tmp_path / "out").glob("side_by_side*")} == {f"side_by_side-remedies-cifar10.{s}" for s in ("png", "pdf", "svg")}
+    assert "side_by_side-remedies-cifar10.png" in done.stdout  # listed on the console with the other files
+
+
+def test_configs_of_one_recipe_get_no_side_by_side_view(tmp_path):
+    fake_run(tmp_path, "cifar10", 20, "A", 0, [(40, 41)], max_iters=300)
+    fake_run(tmp_path, "cifar10", 56, "A", 0, [(40, 42)], max_iters=600)
+    assert in_process("report", tmp_path).returncode == 0
+    assert "side by side" not in (tmp_path / "report.md").read_text() and not list(tmp_path.glob("side_by_side*"))
+
+
 def test_report_works_on_a_single_run_folder(tmp_path):
     folder = fake_run(tmp_path, "synthetic", 20, "A", 0, [(50, 40), (20, 18)])
     done = in_process("report", folder)

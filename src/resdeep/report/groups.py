@@ -46,7 +46,9 @@ class ConfigGroup:
     def config_label(self) -> str:
         """The label, or when this is the experiment's only config, its recipe and length (curves.csv's `config`)."""
         recipe = self.setup["recipe"]
-        length = f"recipe.epochs={recipe['epochs']:g}" if recipe.get("epochs") is not None else f"recipe.max_iters={recipe.get('max_iters')}"
+        length = f"recipe.max_iters={recipe.get('max_iters')}"
+        if recipe.get("epochs") is not None:
+            length = f"recipe.epochs={recipe['epochs']:g}" + (f", {length}" if recipe.get("max_iters") is not None else "")
         return self.label or f"recipe={recipe.get('name')}, {length}"
 
     @property
@@ -59,9 +61,11 @@ class ConfigGroup:
 
 
 def length_text(recipe: dict) -> str:
-    """'300 iterations' or '200 epochs'."""
+    """'300 iterations', '200 epochs', or 'the first 1,000 iterations of 200 epochs' (recipe.max_iters cutting
+    an epoch recipe short)."""
     if recipe.get("epochs") is not None:
-        return f"{recipe['epochs']:g} epochs"
+        cut = recipe.get("max_iters")
+        return f"the first {cut:,} iterations of {recipe['epochs']:g} epochs" if isinstance(cut, int) else f"{recipe['epochs']:g} epochs"
     iterations = recipe.get("max_iters")
     return f"{iterations:,} iterations" if isinstance(iterations, int) else "length unknown"
 
@@ -99,11 +103,28 @@ def group_runs(runs: List[Run]) -> List[ConfigGroup]:
         keys = sorted(key for key, runs in by_config.items() if key[0] == experiment and runs[0].data == data)
         setups = [flatten(json.loads(setup)) for _, setup in keys]
         # Name a config by what sets it apart from the experiment's other configs on the same data.
-        differing = sorted({name for setup in setups for name in setup if len({repr(s.get(name)) for s in setups}) > 1})
+        differing = _naming_keys(setups)
         for (_, setup_text), flat in zip(keys, setups):
             label = ", ".join(f"{name}={flat.get(name)}" for name in differing)
             groups.append(ConfigGroup(experiment, data, json.loads(setup_text), label, _by_family(by_config[(experiment, setup_text)])))
     return sorted(groups, key=lambda g: (g.experiment, g.data, g.label))
+
+
+def _naming_keys(setups: List[dict]) -> List[str]:
+    """The keys whose values differ between the configs, less the recipe's details its name already gives:
+    'recipe.name=fixup', not every setting the fixup recipe brings (a detail stays where two configs share a
+    recipe's name and differ in it, as recipe.lr when one recipe is run at two rates)."""
+    differing = sorted({name for setup in setups for name in setup if len({repr(s.get(name)) for s in setups}) > 1})
+    if "recipe.name" not in differing:
+        return differing
+
+    def follows_from_the_name(key: str) -> bool:
+        values: Dict[str, set] = defaultdict(set)
+        for setup in setups:
+            values[repr(setup.get("recipe.name"))].add(repr(setup.get(key)))
+        return all(len(seen) == 1 for seen in values.values())
+
+    return [key for key in differing if key == "recipe.name" or not (key.startswith("recipe.") and follows_from_the_name(key))]
 
 
 def _by_family(runs: List[Run]) -> Dict[str, List[Network]]:

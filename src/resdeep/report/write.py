@@ -11,6 +11,7 @@ from resdeep.report.depth_figure import draw_depth_figures
 from resdeep.report.figure import DPI, draw_figures
 from resdeep.report.groups import group_runs, setup_text
 from resdeep.report.runs import scan_runs
+from resdeep.report.side_by_side import draw_side_by_side, side_by_side_sets, side_by_side_table
 from resdeep.report.table import degradation_findings, markdown_table
 
 
@@ -35,6 +36,8 @@ def write_report(folders: List[Path], out: Path) -> dict:
     write_curves_csv(groups, csv_path)
     figures, figure_notes = draw_figures(groups, out)
     depth_figures = draw_depth_figures(groups, out)  # only where a config's runs differ in depth
+    side_by_side = side_by_side_sets(groups)  # an experiment whose networks bring their own recipes
+    side_figures = draw_side_by_side(side_by_side, out)
     findings = degradation_findings(groups)
     experiments = sorted({g.experiment for g in groups})
     text = [
@@ -48,6 +51,9 @@ def write_report(folders: List[Path], out: Path) -> dict:
         "number (CIFAR-10: He et al. 2016 Table 6 and the successors' papers; ImageNet: Table 2, 10-crop top-1), shown "
         "only for runs that followed the paper's schedule; plain nets have no paper row on CIFAR-10.", "",
         *(part for group in groups for part in (markdown_table(group), "")),
+        *(part for configs in side_by_side for part in (side_by_side_table(configs), "")),
+        *(f"![{path.stem}]({path.name})" for path in side_figures if path.suffix == ".png"),
+        *([""] if side_figures else []),
         "## Depth and training error (Figure 6 layout)", "",
         "Final training error of each family's deepest network against its shallowest, over the finished seeds. "
         "A line claims that depth made training worse or better only when the gap is larger than the spread between "
@@ -65,6 +71,7 @@ def write_report(folders: List[Path], out: Path) -> dict:
     ]
     report = out / "report.md"
     atomic_write_text(report, "\n".join(text))
-    files = [report, csv_path, *figures, *depth_figures]
+    files = [report, csv_path, *figures, *depth_figures, *side_figures]
     return {"runs": len(runs), "report": report, "csv": csv_path, "figures": figures, "depth_figures": depth_figures,
+            "side_by_side_figures": side_figures,
             "files": files, "findings": findings, "problems": problems}
