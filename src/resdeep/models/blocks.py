@@ -108,6 +108,16 @@ class BasicBlock(Block):
         return self.act(out)
 
 
+def preact_sum(block: Block, branch: torch.Tensor, x: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
+    """A pre-activation block's end (He et al. 2016b): SE on the branch, then the shortcut added, nothing after.
+    A projection sees the pre-activated input; the identity carries x itself."""
+    if block.se is not None:
+        branch = block.se(branch)
+    if block.shortcut is None:
+        return branch
+    return branch + block.shortcut(pre if isinstance(block.shortcut, ProjectionShortcut) else x)
+
+
 class PreActBlock(Block):
     """Pre-activation block (He et al. 2016b): BN-ReLU-conv twice, then add; nothing after the addition."""
 
@@ -125,12 +135,7 @@ class PreActBlock(Block):
         pre = F.relu(self.bn1(x))
         out = self.conv1(pre)
         out = self.conv2(F.relu(self.bn2(out)))
-        if self.se is not None:
-            out = self.se(out)
-        if self.shortcut is not None:
-            # Projections see the pre-activated input; the identity carries x itself.
-            out = out + self.shortcut(pre if isinstance(self.shortcut, ProjectionShortcut) else x)
-        return out
+        return preact_sum(self, out, x, pre)
 
 
 class Bottleneck(Block):
@@ -188,12 +193,7 @@ class PreActBottleneck(Block):
         pre = F.relu(self.bn1(x))
         out = self.conv2(F.relu(self.bn2(self.conv1(pre))))
         out = self.conv3(F.relu(self.bn3(out)))
-        if self.se is not None:
-            out = self.se(out)
-        if self.shortcut is not None:
-            # Projections see the pre-activated input; the identity carries x itself.
-            out = out + self.shortcut(pre if isinstance(self.shortcut, ProjectionShortcut) else x)
-        return out
+        return preact_sum(self, out, x, pre)
 
     def last_bn(self) -> nn.Module:
         return self.bn3
