@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
 
-from resdeep.report.figure import DPI, METADATA, STYLE, TEST_LINE, TRAIN_LINE, config_title, error_key, figure_stem  # noqa: E402
+from resdeep.report.figure import STYLE, TEST_LINE, TRAIN_LINE, config_title, error_key, figure_stem, save_figure  # noqa: E402
 from resdeep.report.groups import ConfigGroup, Network  # noqa: E402
 from resdeep.report.paper import paper_error  # noqa: E402
 from resdeep.report.schedules import schedule_differences  # noqa: E402
@@ -53,11 +53,7 @@ def draw_depth_figures(groups: List[ConfigGroup], out: Path) -> List[Path]:
     for group in drawable:
         stem = out / figure_stem(group, len(drawable) == 1).replace("figure", "depth", 1)
         with plt.rc_context(STYLE):
-            figure = _draw(group)
-            for suffix, metadata in METADATA.items():
-                figure.savefig(stem.with_suffix(suffix), dpi=DPI, metadata=metadata)
-                paths.append(stem.with_suffix(suffix))
-            plt.close(figure)
+            paths += save_figure(_draw(group), stem)
     return sorted(paths, key=lambda p: p.suffix != ".png")
 
 

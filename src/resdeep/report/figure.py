@@ -37,11 +37,32 @@ def config_title(group: ConfigGroup) -> str:
     return f"{group.title}: recipe {group.setup['recipe'].get('name')}, {length_text(group.setup['recipe'])}"
 
 
+def file_stem(text: str) -> str:
+    """A file name of letters, digits, _ = and - only; no dot, which would read as a suffix."""
+    return re.sub(r"[^A-Za-z0-9_=-]+", "_", text.replace(" · ", "-")).strip("_")[:120]
+
+
 def figure_stem(group: ConfigGroup, alone: bool) -> str:
     """figure, or figure-<experiment>[-<data>-<config>] when a report holds several."""
-    if alone:
-        return "figure"
-    return "figure-" + re.sub(r"[^A-Za-z0-9_=-]+", "_", group.title.replace(" · ", "-")).strip("_")[:120]  # no dot: it would read as a suffix
+    return "figure" if alone else "figure-" + file_stem(group.title)
+
+
+def save_figure(figure, stem: Path) -> List[Path]:
+    """Write the figure as PNG (DPI), PDF and SVG, the same bytes for the same curves, and close it."""
+    paths = []
+    for suffix, metadata in METADATA.items():
+        figure.savefig(stem.with_suffix(suffix), dpi=DPI, metadata=metadata)
+        paths.append(stem.with_suffix(suffix))
+    plt.close(figure)
+    return paths
+
+
+def iteration_axis(axis) -> None:
+    """An axis of iterations from 0 (as in Figure 6; a lone point still spans whole iterations), whole-number ticks."""
+    axis.set_xlabel("iterations")
+    axis.set_xlim(left=0)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(alpha=0.3)
 
 
 def draw_figures(groups: List[ConfigGroup], out: Path) -> Tuple[List[Path], List[str]]:
@@ -52,11 +73,7 @@ def draw_figures(groups: List[ConfigGroup], out: Path) -> Tuple[List[Path], List
         stem = out / figure_stem(group, len(drawable) == 1)
         with plt.rc_context(STYLE):
             notes += _draw(group, stem)
-            figure = plt.gcf()
-            for suffix, metadata in METADATA.items():
-                figure.savefig(stem.with_suffix(suffix), dpi=DPI, metadata=metadata)
-                paths.append(stem.with_suffix(suffix))
-            plt.close(figure)
+            paths += save_figure(plt.gcf(), stem)
     return paths, notes
 
 
@@ -83,10 +100,7 @@ def _draw(group: ConfigGroup, stem: Path) -> List[str]:
                                  f"{iterations[-1] if iterations else 0}, the last one all {len(network.runs)} seeds reached (one went on to {reached})")
             networks_key.append(Line2D([], [], color=colours[network.depth], linewidth=2.2, label=f"{network.model}{seeds}"))
         axis.set_title(f"{labels[family]} networks")
-        axis.set_xlabel("iterations")
-        axis.set_xlim(left=0)  # from the start, as in Figure 6; a lone point then still spans whole iterations
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.grid(alpha=0.3)
+        iteration_axis(axis)
         axis.legend(handles=networks_key, loc="best", fontsize=8, title="network", title_fontsize=8)
     axes[0][0].set_ylabel("error (%)")
     axes[0][0].set_ylim(0, min(100, top * 1.08 + 1))

@@ -5,7 +5,6 @@ The per-config tables and figures keep every recipe apart; this view puts them b
 Nothing is pooled: each line is one network under one recipe, its seeds averaged as everywhere else."""
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import List, Tuple
@@ -14,11 +13,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from resdeep.models import network_kind  # noqa: E402
 from resdeep.report.curves import mean_curve, test_points, train_points  # noqa: E402
-from resdeep.report.figure import DPI, METADATA, STYLE, TEST_LINE, TRAIN_LINE  # noqa: E402
+from resdeep.report.figure import STYLE, TEST_LINE, TRAIN_LINE, file_stem, iteration_axis, save_figure  # noqa: E402
 from resdeep.report.groups import ConfigGroup, Network, length_text  # noqa: E402
 from resdeep.report.table import error_cells, fmt  # noqa: E402
 
@@ -60,39 +58,35 @@ def side_by_side_table(configs: List[ConfigGroup]) -> str:
 
 
 def draw_side_by_side(sets: List[List[ConfigGroup]], out: Path) -> List[Path]:
-    """One figure per set: training error (thin, dashed) left, test error (bold, solid) right, a colour per network."""
+    """One figure per set (PNG, PDF, SVG), for the sets with curves."""
     paths = []
     for configs in sets:
         entries = [(g, n) for g, n in _entries(configs) if any(r.records or r.train_curve() for r in n.runs)]
-        if not entries:
-            continue
-        first = configs[0]
-        stem = out / re.sub(r"[^A-Za-z0-9_=-]+", "_", f"side_by_side-{first.experiment}-{first.data}")
-        with plt.rc_context(STYLE):
-            figure, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
-            top = 0.0
-            for index, (group, network) in enumerate(entries):
-                colour = plt.get_cmap("tab10")(index % 10)
-                seeds = f", {len(network.runs)} seeds" if len(network.runs) > 1 else ""
-                for axis, points, style in ((axes[0], train_points, TRAIN_LINE), (axes[1], test_points, TEST_LINE)):
-                    iterations, values, _ = mean_curve(network.runs, points)
-                    if iterations:
-                        axis.plot(iterations, values, color=colour, marker="o" if len(iterations) == 1 else None,
-                                  label=_name(group, network) + seeds, **style)
-                        top = max(top, max(values))
-            for axis, what in zip(axes, ("training error (thin, dashed)", "test error (bold, solid)")):
-                axis.set_title(what)
-                axis.set_xlabel("iterations")
-                axis.set_xlim(left=0)
-                axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-                axis.grid(alpha=0.3)
-                axis.legend(loc="best", fontsize=7, title="network (its recipe)", title_fontsize=7)
-            axes[0].set_ylabel("error (%)")
-            axes[0].set_ylim(0, min(100, top * 1.08 + 1))
-            figure.suptitle(f"{first.experiment} · {first.data}: every network side by side, each with its own recipe", fontsize=10)
-            figure.tight_layout()
-            for suffix, metadata in METADATA.items():
-                figure.savefig(stem.with_suffix(suffix), dpi=DPI, metadata=metadata)
-                paths.append(stem.with_suffix(suffix))
-            plt.close(figure)
+        if entries:
+            with plt.rc_context(STYLE):
+                paths += save_figure(_draw(configs[0], entries), out / file_stem(f"side_by_side-{configs[0].experiment}-{configs[0].data}"))
     return paths
+
+
+def _draw(first: ConfigGroup, entries: List[Tuple[ConfigGroup, Network]]):
+    """Training error (thin, dashed) left, test error (bold, solid) right, a colour per network."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
+    top = 0.0
+    for index, (group, network) in enumerate(entries):
+        colour = plt.get_cmap("tab10")(index % 10)
+        seeds = f", {len(network.runs)} seeds" if len(network.runs) > 1 else ""
+        for axis, points, style in ((axes[0], train_points, TRAIN_LINE), (axes[1], test_points, TEST_LINE)):
+            iterations, values, _ = mean_curve(network.runs, points)
+            if iterations:
+                axis.plot(iterations, values, color=colour, marker="o" if len(iterations) == 1 else None,
+                          label=_name(group, network) + seeds, **style)
+                top = max(top, max(values))
+    for axis, what in zip(axes, ("training error (thin, dashed)", "test error (bold, solid)")):
+        axis.set_title(what)
+        iteration_axis(axis)
+        axis.legend(loc="best", fontsize=7, title="network (its recipe)", title_fontsize=7)
+    axes[0].set_ylabel("error (%)")
+    axes[0].set_ylim(0, min(100, top * 1.08 + 1))
+    figure.suptitle(f"{first.experiment} · {first.data}: every network side by side, each with its own recipe", fontsize=10)
+    figure.tight_layout()
+    return figure
